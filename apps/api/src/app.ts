@@ -1,0 +1,48 @@
+// Builds the app without listening: server.ts listens, tests inject or listen on port 0.
+import { type Config, loggerOptions } from '@books/core';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import authPlugin from './plugins/auth.js';
+import datastores from './plugins/datastores.js';
+import docs from './plugins/docs.js';
+import errorHandler from './plugins/error-handler.js';
+import security from './plugins/security.js';
+import validation from './plugins/validation.js';
+import authRoutes from './routes/auth/index.js';
+import booksRoutes from './routes/books/index.js';
+import healthRoutes from './routes/health/index.js';
+
+export interface BuildOptions {
+  /** Overrides the pino options derived from config (tests pass `false`). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}) {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config, 'api'),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy.length ? config.trustProxy : false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(errorHandler);
+  await app.register(validation);
+  await app.register(datastores, { config });
+  await app.register(security);
+  await app.register(docs);
+  await app.register(authPlugin);
+
+  await app.register(healthRoutes, { prefix: '/health' });
+  await app.register(authRoutes, { prefix: '/auth' });
+  await app.register(booksRoutes, { prefix: '/books' });
+
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,31 @@
+import type { ErrorDetail } from '@books/core';
+
+/** An error the client caused or should know about: its status, machine code and message are shown as is. */
+export class AppError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const notFound = (what: string) => new AppError(404, 'NOT_FOUND', `${what} not found`);
+export const unauthorized = (message = 'Authentication required') => new AppError(401, 'UNAUTHORIZED', message);
+export const validationError = (details: ErrorDetail[]) =>
+  new AppError(400, 'VALIDATION_ERROR', `Invalid request: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, details);
+
+/** Postgres SQLSTATE of a failed statement, when there is one. */
+export function pgErrorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** The constraint a Postgres error names (postgres.js: constraint_name). */
+export function pgConstraint(err: unknown): string | undefined {
+  const e = err as { constraint_name?: string; constraint?: string; cause?: unknown };
+  return e?.constraint_name ?? e?.constraint ?? (e?.cause ? pgConstraint(e.cause) : undefined);
+}

@@ -1,0 +1,51 @@
+// Postgres and Redis clients for the app's lifetime, closed in onClose. Redis is optional at
+// run time: the app starts and serves from Postgres while it is unreachable.
+import {
+  type BooksCache,
+  type Config,
+  createDb,
+  createRedisClient,
+  createRedisKeys,
+  type Database,
+  type RedisKeys,
+  waitForRedis,
+} from '@books/core';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import type { Sql } from 'postgres';
+import { createGuardedBooksCache } from '../services/guarded-books-cache.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    db: Database;
+    sql: Sql;
+    redis: Redis;
+    keys: RedisKeys;
+    booksCache: BooksCache;
+  }
+}
+
+export default fp(
+  async function datastores(app: FastifyInstance, opts: { config: Config }) {
+    const { config } = opts;
+    const pg = createDb(config.databaseUrl, { applicationName: 'books-api' });
+    const redis = createRedisClient(config.redisUrl, 'api', app.log);
+    const keys = createRedisKeys(config.redisKeyPrefix);
+    app.decorate('config', config);
+    app.decorate('db', pg.db);
+    app.decorate('sql', pg.sql);
+    app.decorate('redis', redis);
+    app.decorate('keys', keys);
+    app.decorate('booksCache', createGuardedBooksCache(redis, keys, config.cacheTtlSeconds, app.log));
+    if (!(await waitForRedis(redis, 2000))) {
+      app.log.warn('redis is not reachable yet: serving from Postgres, rate limits not enforced, until it is');
+    }
+    app.addHook('onClose', async () => {
+      redis.disconnect();
+      await pg.close();
+    });
+  },
+  { name: 'datastores' },
+);

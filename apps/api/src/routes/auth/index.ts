@@ -1,0 +1,121 @@
+import {
+  AuthResponseSchema,
+  ErrorResponseSchema,
+  LoginBodySchema,
+  SignupBodySchema,
+  SuccessEnvelope,
+  UserSchema,
+  users,
+} from '@books/core';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { eq, sql } from 'drizzle-orm';
+import { AppError, pgConstraint, pgErrorCode, unauthorized } from '../../errors.js';
+import { toUser } from '../../services/identity.js';
+import { hashPassword, verifyPassword } from '../../services/passwords.js';
+
+const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 409: ErrorResponseSchema, 429: ErrorResponseSchema };
+
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config } = app;
+  // /auth/* gets its own, stricter budget: these routes are where passwords get guessed.
+  const authLimit = { rateLimit: { max: config.rateLimit.authMax, timeWindow: config.rateLimit.windowMs } };
+  const issueToken = (user: { id: string; role: 'user' | 'admin' }) => app.jwt.sign({ sub: user.id, role: user.role });
+
+  app.post(
+    '/signup',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account and get a token',
+        body: SignupBodySchema,
+        response: { 201: AuthResponseSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { username, email, password } = request.body;
+      const role = config.adminEmails.includes(email.toLowerCase()) ? 'admin' : 'user';
+      const passwordHash = await hashPassword(password);
+      let row: typeof users.$inferSelect | undefined;
+      try {
+        [row] = await app.db.insert(users).values({ username, email, passwordHash, role }).returning();
+      } catch (err) {
+        if (pgErrorCode(err) === '23505') {
+          const taken = pgConstraint(err) === 'users_username_key' ? 'username is already taken' : 'email is already registered';
+          throw new AppError(409, 'CONFLICT', `This ${taken}`);
+        }
+        throw err;
+      }
+      if (!row) throw new Error('insert returned no row');
+      const user = toUser(row, config.adminEmails);
+      request.log.info({ userId: user.id }, 'user signed up');
+      return reply
+        .code(201)
+        .send({ success: true, message: 'Account created', token: issueToken(user), expiresIn: config.jwt.expiresIn, data: user });
+    },
+  );
+
+  app.post(
+    '/login',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange email and password for a token',
+        body: LoginBodySchema,
+        response: { 200: AuthResponseSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { email, password } = request.body;
+      const [row] = await app.db
+        .select()
+        .from(users)
+        .where(eq(sql`lower(${users.email})`, email.trim().toLowerCase()))
+        .limit(1);
+      // One answer for an unknown email and a wrong password: no account enumeration.
+      if (!(await verifyPassword(row?.passwordHash, password)) || !row) throw unauthorized('Invalid email or password');
+      const user = toUser(row, config.adminEmails);
+      request.log.info({ userId: user.id }, 'user logged in');
+      return { success: true as const, message: 'Logged in', token: issueToken(user), expiresIn: config.jwt.expiresIn, data: user };
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags: ['auth'],
+        summary: 'The account behind the token',
+        security: [{ bearerAuth: [] }],
+        response: { 200: SuccessEnvelope(UserSchema), 401: ErrorResponseSchema },
+      },
+    },
+    async (request) => ({ success: true as const, data: request.identity! }),
+  );
+
+  app.delete(
+    '/me',
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags: ['auth'],
+        summary: 'Delete the account and all its books; its tokens stop working at once',
+        security: [{ bearerAuth: [] }],
+        response: { 204: { type: 'null', description: 'Deleted' }, 401: ErrorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const userId = request.identity!.id;
+      await app.db.delete(users).where(eq(users.id, userId));
+      await Promise.all([app.identities.forget(userId), app.booksCache.invalidate(userId)]).catch((err) =>
+        request.log.warn({ err, userId }, 'could not drop the deleted account from redis; it expires within a minute'),
+      );
+      request.log.info({ userId }, 'account deleted');
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+export default authRoutes;

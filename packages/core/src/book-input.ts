@@ -1,0 +1,63 @@
+// Rules a book must meet beyond its JSON shape, shared by POST/PUT /books and the bulk import.
+import Compile from 'typebox/compile';
+import Value from 'typebox/value';
+import { normalizeIsbn } from './isbn.js';
+import { type BookInput, BookInputSchema, type BookUpdate } from './schemas/books.js';
+import type { ErrorDetail } from './schemas/common.js';
+
+export type Normalized<T> = { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
+
+/** Trims text, normalises the ISBN and checks what JSON Schema cannot (checksum, year against today). */
+export function normalizeBookFields<T extends BookUpdate>(input: T, now = new Date()): Normalized<T> {
+  const out: BookUpdate = {};
+  const details: ErrorDetail[] = [];
+  if (input.title !== undefined) out.title = input.title.trim();
+  if (input.author !== undefined) out.author = input.author.trim();
+  if (input.genre !== undefined) out.genre = input.genre === null ? null : input.genre.trim() || null;
+  if (input.isbn !== undefined) {
+    const raw = input.isbn === null ? '' : input.isbn.trim();
+    if (raw === '') out.isbn = null;
+    else {
+      const isbn = normalizeIsbn(raw);
+      if (isbn) out.isbn = isbn;
+      else details.push({ path: '/isbn', message: 'is not a valid ISBN-10 or ISBN-13 (checksum failed)' });
+    }
+  }
+  if (input.publishedYear !== undefined) {
+    const latest = now.getUTCFullYear() + 1;
+    if (input.publishedYear !== null && input.publishedYear > latest) {
+      details.push({ path: '/publishedYear', message: `must not be later than ${latest}` });
+    } else out.publishedYear = input.publishedYear;
+  }
+  return details.length ? { ok: false, details } : { ok: true, value: out as T };
+}
+
+const bookInputValidator = Compile(BookInputSchema);
+
+/**
+ * Validates one untrusted item (a bulk import entry): same schema and rules as POST /books,
+ * unknown properties dropped. Returns a readable reason instead of throwing.
+ */
+export function parseBookInput(item: unknown, now = new Date()): { ok: true; value: BookInput } | { ok: false; reason: string } {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    return { ok: false, reason: 'must be an object with title and author' };
+  }
+  const cleaned = Value.Clean(BookInputSchema, structuredClone(item));
+  if (!bookInputValidator.Check(cleaned)) {
+    const reasons = bookInputValidator.Errors(cleaned).map(describeError);
+    return { ok: false, reason: [...new Set(reasons)].slice(0, 3).join('; ') };
+  }
+  const normalized = normalizeBookFields(cleaned, now);
+  if (!normalized.ok) return { ok: false, reason: normalized.details.map((d) => `${d.path.slice(1)} ${d.message}`).join('; ') };
+  return { ok: true, value: normalized.value };
+}
+
+function describeError(error: { instancePath: string; keyword: string; message: string; params?: unknown }): string {
+  const field = error.instancePath.split('/')[1];
+  if (error.keyword === 'required') {
+    const missing = (error.params as { requiredProperties?: string[] } | undefined)?.requiredProperties;
+    return missing?.length ? `${missing.join(', ')} is required` : 'a required field is missing';
+  }
+  if (error.keyword === 'pattern' || error.keyword === 'minLength') return `${field} must not be empty`;
+  return field ? `${field} ${error.message}` : error.message;
+}

@@ -1,0 +1,76 @@
+// The per-user GET /books cache: one hash per user (`books:user:{id}`), one field per normalised
+// query, so one operation invalidates every page. A `gen` field counts invalidations: a reader
+// notes it before reading Postgres and may fill the cache only if it is unchanged, so a read that
+// raced a write can never put pre-write data back after the invalidation.
+import type { Redis, Result } from 'ioredis';
+import type { RedisKeys } from './redis-keys.js';
+
+const GEN_FIELD = 'gen';
+
+// KEYS[1] cache hash; ARGV: field, value, expected gen ('' when the hash was absent), ttl ms.
+const FILL_SCRIPT = `
+local gen = redis.call('HGET', KEYS[1], 'gen') or ''
+if gen ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4], 'NX')
+return 1`;
+
+// KEYS[1] cache hash; ARGV: ttl ms. Drops every page and bumps gen (kept for one TTL so that
+// in-flight readers still see the change).
+export const INVALIDATE_SCRIPT = `
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') + 1
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'gen', gen)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return gen`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    booksCacheFill(key: string, field: string, value: string, gen: string, ttlMs: number): Result<number, Context>;
+    booksCacheInvalidate(key: string, ttlMs: number): Result<number, Context>;
+  }
+}
+
+/** Registers the cache scripts on a client (EVALSHA with a fallback to EVAL, via ioredis). */
+export function defineBooksCacheCommands(redis: Redis): void {
+  if (typeof (redis as Partial<Redis>).booksCacheFill === 'function') return;
+  redis.defineCommand('booksCacheFill', { numberOfKeys: 1, lua: FILL_SCRIPT });
+  redis.defineCommand('booksCacheInvalidate', { numberOfKeys: 1, lua: INVALIDATE_SCRIPT });
+}
+
+export interface CacheRead {
+  /** The cached page, serialised, or null on a miss. */
+  value: string | null;
+  /** The generation seen; pass it back to fill(). */
+  gen: string;
+}
+
+export interface BooksCache {
+  read(userId: string, field: string): Promise<CacheRead>;
+  /** Stores a page unless the cache was invalidated since `gen` was read. Returns whether it stored. */
+  fill(userId: string, field: string, value: string, gen: string): Promise<boolean>;
+  invalidate(userId: string): Promise<void>;
+}
+
+export function createBooksCache(redis: Redis, keys: RedisKeys, ttlSeconds: number): BooksCache {
+  defineBooksCacheCommands(redis);
+  const ttlMs = ttlSeconds * 1000;
+  return {
+    async read(userId, field) {
+      const [value, gen] = await redis.hmget(keys.booksCache(userId), field, GEN_FIELD);
+      return { value: value ?? null, gen: gen ?? '' };
+    },
+    async fill(userId, field, value, gen) {
+      return (await redis.booksCacheFill(keys.booksCache(userId), field, value, gen, ttlMs)) === 1;
+    },
+    async invalidate(userId) {
+      await redis.booksCacheInvalidate(keys.booksCache(userId), ttlMs);
+    },
+  };
+}
+
+/** The hash field for one list query: stable whatever order the client sent the parameters in. */
+export function booksCacheField(query: { limit: number; offset: number; search?: string | undefined }): string {
+  const search = query.search?.trim().toLowerCase() ?? '';
+  return `l=${query.limit}&o=${query.offset}&s=${encodeURIComponent(search)}`;
+}

@@ -1,0 +1,177 @@
+// The only module that reads environment variables: entry files call loadConfig(process.env)
+// and pass the typed result down. A bad value stops start-up with one line naming the variable.
+import { Cron } from 'croner';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+import { parseDuration } from './duration.js';
+
+const Duration = (defaultValue: string, description: string) =>
+  Type.String({ pattern: '^\\d+(ms|s|m|h|d)?$', default: defaultValue, description });
+const Int = (defaultValue: number, minimum: number, maximum: number, description: string) =>
+  Type.Integer({ minimum, maximum, default: defaultValue, description });
+const Bool = (defaultValue: boolean, description: string) => Type.Boolean({ default: defaultValue, description });
+const Str = (defaultValue: string, description: string) => Type.String({ default: defaultValue, description });
+
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
+    default: 'development',
+    description: 'one of development, test, production',
+  }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info', description: 'a pino level: fatal, error, warn, info, debug, trace or silent' },
+  ),
+  HOST: Str('0.0.0.0', 'the address the API listens on'),
+  PORT: Int(3002, 0, 65535, 'a TCP port number (0-65535)'),
+  DATABASE_URL: Type.String({
+    pattern: '^postgres(ql)?://',
+    default: 'postgres://postgres@127.0.0.1:5432/books',
+    description: 'a postgres:// connection URL',
+  }),
+  REDIS_URL: Type.String({
+    pattern: '^rediss?://',
+    default: 'redis://127.0.0.1:6379',
+    description: 'a redis:// or rediss:// URL',
+  }),
+  REDIS_KEY_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9:_.-]*$',
+    default: '',
+    description: 'a key namespace of letters, digits and : _ . - (may be empty)',
+  }),
+  JWT_SECRET: Type.String({ default: '', description: 'a secret of at least 32 characters' }),
+  JWT_EXPIRES_IN: Duration('24h', 'a duration such as 15m, 24h or 7d'),
+  SMTP_HOST: Str('localhost', 'the SMTP server host name'),
+  SMTP_PORT: Int(587, 1, 65535, 'a TCP port number (1-65535)'),
+  SMTP_SECURE: Bool(false, 'true for implicit TLS (port 465), false for STARTTLS/plain'),
+  SMTP_USER: Str('', 'the SMTP user name (empty for no authentication)'),
+  SMTP_PASS: Str('', 'the SMTP password'),
+  FROM_EMAIL: Type.String({ format: 'email', default: 'reports@books.local', description: 'an email address' }),
+  FROM_NAME: Str('Books Management System', 'the sender name shown in emails'),
+  PDF_OUTPUT_DIR: Str('', 'a directory to keep report PDFs in (empty: keep none on disk)'),
+  PDF_CLEANUP_AFTER_SEND: Bool(true, 'true or false'),
+  COMPANY_NAME: Str('Books Management Inc.', 'the company name printed on reports'),
+  COMPANY_ADDRESS: Str('123 Library Street, Book City, BC 12345', 'the company address printed on reports'),
+  BULK_PROCESSING_INTERVAL: Int(2, 1, 59, 'whole minutes between bulk passes (1-59; use BULK_CRON for other schedules)'),
+  BULK_CRON: Str('', 'a croner pattern (seconds allowed); wins over BULK_PROCESSING_INTERVAL'),
+  REPORT_GENERATION_INTERVAL: Int(5, 1, 59, 'whole minutes between report passes (1-59; use REPORT_CRON for other schedules)'),
+  REPORT_CRON: Str('', 'a croner pattern (seconds allowed); wins over REPORT_GENERATION_INTERVAL'),
+  ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
+  CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives (1-86400)'),
+  RATE_LIMIT_MAX: Int(100, 1, 10_000_000, 'requests allowed per window and client IP'),
+  RATE_LIMIT_WINDOW: Duration('15m', 'a duration such as 60s or 15m'),
+  AUTH_RATE_LIMIT_MAX: Int(20, 1, 10_000_000, 'requests to /auth/* allowed per window and client IP'),
+  CORS_ORIGINS: Str('', 'a comma-separated list of allowed origins, or * (empty: no cross-origin access)'),
+  TRUST_PROXY: Str('', 'a comma-separated list of proxy addresses or CIDRs to trust (empty: none)'),
+  BODY_LIMIT: Int(1_048_576, 1024, 1_073_741_824, 'the largest request body in bytes'),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  nodeEnv: Env['NODE_ENV'];
+  logLevel: string;
+  host: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  redisKeyPrefix: string;
+  jwt: { secret: string; expiresIn: string; expiresInMs: number; insecureDevSecret: boolean };
+  smtp: { host: string; port: number; secure: boolean; user: string; pass: string };
+  mail: { fromEmail: string; fromName: string };
+  pdf: { outputDir: string; cleanupAfterSend: boolean };
+  company: { name: string; address: string };
+  bulk: { cron: string };
+  report: { cron: string };
+  adminEmails: string[];
+  cacheTtlSeconds: number;
+  rateLimit: { max: number; windowMs: number; authMax: number };
+  corsOrigins: string[];
+  trustProxy: string[];
+  bodyLimit: number;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+// Only for local development and tests, so that `pnpm start` works with no .env at all.
+const DEV_JWT_SECRET = 'insecure-development-secret-do-not-use-in-production';
+
+/** Reads, converts and validates the environment; throws ConfigError with a one-line message. */
+export function loadConfig(source: Record<string, string | undefined>): Config {
+  const raw: Record<string, unknown> = {};
+  for (const name of Object.keys(EnvSchema.properties)) {
+    const value = source[name];
+    // An empty variable means "use the default", as in most .env conventions.
+    if (value !== undefined && value.trim() !== '') raw[name] = value.trim();
+  }
+  const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw)) as Record<string, unknown>;
+  const [error] = Value.Errors(EnvSchema, env);
+  if (error) {
+    const name = error.instancePath.split('/')[1] ?? '';
+    const schema = (EnvSchema.properties as Record<string, { description?: string }>)[name];
+    const got = raw[name] === undefined ? 'nothing' : JSON.stringify(raw[name]);
+    throw new ConfigError(`Invalid configuration: ${name} must be ${schema?.description ?? error.message} (got ${got})`);
+  }
+  const e = env as Env;
+
+  const isDevLike = e.NODE_ENV === 'development' || e.NODE_ENV === 'test';
+  if (!isDevLike && e.JWT_SECRET.length < 32) {
+    throw new ConfigError(
+      `Invalid configuration: JWT_SECRET must be a secret of at least 32 characters when NODE_ENV is ${e.NODE_ENV} (got ${e.JWT_SECRET.length} characters)`,
+    );
+  }
+  for (const [name, pattern] of [
+    ['BULK_CRON', e.BULK_CRON],
+    ['REPORT_CRON', e.REPORT_CRON],
+  ] as const) {
+    if (pattern && !isValidCron(pattern)) {
+      throw new ConfigError(
+        `Invalid configuration: ${name} must be a croner pattern such as "*/2 * * * *" or "*/5 * * * * *" (got ${JSON.stringify(pattern)})`,
+      );
+    }
+  }
+
+  return {
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    jwt: {
+      secret: e.JWT_SECRET || DEV_JWT_SECRET,
+      expiresIn: e.JWT_EXPIRES_IN,
+      expiresInMs: parseDuration(e.JWT_EXPIRES_IN),
+      insecureDevSecret: e.JWT_SECRET === '',
+    },
+    smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, pass: e.SMTP_PASS },
+    mail: { fromEmail: e.FROM_EMAIL, fromName: e.FROM_NAME },
+    pdf: { outputDir: e.PDF_OUTPUT_DIR, cleanupAfterSend: e.PDF_CLEANUP_AFTER_SEND },
+    company: { name: e.COMPANY_NAME, address: e.COMPANY_ADDRESS },
+    bulk: { cron: e.BULK_CRON || `0 */${e.BULK_PROCESSING_INTERVAL} * * * *` },
+    report: { cron: e.REPORT_CRON || `0 */${e.REPORT_GENERATION_INTERVAL} * * * *` },
+    adminEmails: splitList(e.ADMIN_EMAILS).map((email) => email.toLowerCase()),
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: parseDuration(e.RATE_LIMIT_WINDOW), authMax: e.AUTH_RATE_LIMIT_MAX },
+    corsOrigins: splitList(e.CORS_ORIGINS),
+    trustProxy: splitList(e.TRUST_PROXY),
+    bodyLimit: e.BODY_LIMIT,
+  };
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function isValidCron(pattern: string): boolean {
+  try {
+    new Cron(pattern, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}

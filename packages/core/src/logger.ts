@@ -1,0 +1,30 @@
+import { type Logger, type LoggerOptions, pino } from 'pino';
+import type { Config } from './config.js';
+
+/** Paths pino blanks out wherever they appear: no password, token or secret reaches a log line. */
+export const redactPaths = [
+  'password',
+  '*.password',
+  'passwordHash',
+  '*.passwordHash',
+  'token',
+  '*.token',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'smtp.pass',
+  'config.jwt.secret',
+];
+
+export function loggerOptions(config: Pick<Config, 'logLevel'>, service: string): LoggerOptions {
+  return {
+    level: config.logLevel,
+    base: { service },
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>, service: string): Logger {
+  return pino(loggerOptions(config, service));
+}

@@ -1,0 +1,51 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type RedisRole = 'api' | 'worker';
+
+/** What the client needs of a logger: pino's and Fastify's both fit. */
+export interface ConnectionLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/**
+ * The API fails fast (no offline queue, one retry) so it can fall back to Postgres or answer 503;
+ * workers wait for Redis to come back (maxRetriesPerRequest: null). Both reconnect forever.
+ */
+export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, name = role): Redis {
+  const options: RedisOptions =
+    role === 'api'
+      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 }
+      : { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5000 };
+  const client = new Redis(url, {
+    ...options,
+    connectionName: `books-${name}`,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
+  });
+  let lastError = '';
+  // Without an error listener an unreachable Redis crashes the process.
+  client.on('error', (err: Error) => {
+    if (err.message !== lastError) logger.warn({ err, redis: name }, 'redis connection error');
+    lastError = err.message;
+  });
+  client.on('ready', () => {
+    if (lastError) logger.info({ redis: name }, 'redis connection restored');
+    lastError = '';
+  });
+  return client;
+}
+
+/** Resolves when the client is ready, or after `timeoutMs` (false) so start-up can go on degraded. */
+export function waitForRedis(client: Redis, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('ready', onReady);
+  });
+}

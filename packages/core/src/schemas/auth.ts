@@ -1,0 +1,55 @@
+import Type, { type Static } from 'typebox';
+import { Timestamp } from './common.js';
+
+// NIST SP 800-63B: length is what matters; no composition rules.
+export const PasswordSchema = Type.String({
+  minLength: 8,
+  maxLength: 128,
+  description: '8 to 128 characters; any characters, no composition rules (NIST SP 800-63B)',
+});
+
+export const SignupBodySchema = Type.Object(
+  {
+    username: Type.String({
+      minLength: 3,
+      maxLength: 32,
+      pattern: '^[A-Za-z0-9_.-]+$',
+      description: '3 to 32 letters, digits, dots, dashes or underscores',
+    }),
+    email: Type.String({ format: 'email', maxLength: 254 }),
+    password: PasswordSchema,
+  },
+  { additionalProperties: false },
+);
+export type SignupBody = Static<typeof SignupBodySchema>;
+
+export const LoginBodySchema = Type.Object(
+  {
+    email: Type.String({ maxLength: 254, minLength: 1 }),
+    password: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+export type LoginBody = Static<typeof LoginBodySchema>;
+
+export const RoleSchema = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
+export type Role = Static<typeof RoleSchema>;
+
+export const UserSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  username: Type.String(),
+  email: Type.String(),
+  role: RoleSchema,
+  createdAt: Timestamp,
+});
+export type User = Static<typeof UserSchema>;
+
+/** Signup and login answer alike: the token at the top level, the user in `data`, as the seed's clients read them. */
+export const AuthResponseSchema = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  token: Type.String({ description: 'a JWT for the Authorization: Bearer header' }),
+  expiresIn: Type.String({ description: 'the token lifetime, e.g. 24h' }),
+  data: UserSchema,
+});
+export type AuthResponse = Static<typeof AuthResponseSchema>;

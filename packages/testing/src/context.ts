@@ -1,0 +1,42 @@
+// One call gives a test file its own database, Redis namespace and validated config.
+import { type Config, loadConfig } from '@books/core';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { testEnv } from './env.js';
+import { createTestNamespace, type TestNamespace } from './redis.js';
+
+export interface TestContext {
+  database: TestDatabase;
+  namespace: TestNamespace;
+  /** The environment a process under test would get. */
+  env: Record<string, string>;
+  config: Config;
+  /** Drops the database and the namespace's keys. */
+  cleanup(): Promise<void>;
+}
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export async function createTestContext(label: string, overrides: Record<string, string> = {}): Promise<TestContext> {
+  const database = await createTestDatabase();
+  const namespace = createTestNamespace(label);
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: database.url,
+    REDIS_URL: testEnv.redisUrl,
+    REDIS_KEY_PREFIX: namespace.prefix,
+    JWT_SECRET: TEST_JWT_SECRET,
+    RATE_LIMIT_MAX: '100000',
+    AUTH_RATE_LIMIT_MAX: '100000',
+    ...overrides,
+  };
+  return {
+    database,
+    namespace,
+    env,
+    config: loadConfig(env),
+    async cleanup() {
+      await Promise.allSettled([database.drop(), namespace.clean()]);
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export * from './context.js';
+export * from './database.js';
+export * from './env.js';
+export * from './redis.js';
