@@ -18,10 +18,18 @@ export const unauthorized = (message = 'Authentication required') => new AppErro
 export const validationError = (details: ErrorDetail[]) =>
   new AppError(400, 'VALIDATION_ERROR', `Invalid request: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, details);
 
+/** The error code of `err` or of what caused it (Drizzle wraps driver errors in DrizzleQueryError). */
+export function errorCode(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string') return e.code;
+  }
+  return undefined;
+}
+
 /** Postgres SQLSTATE of a failed statement, when there is one. */
 export function pgErrorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  const code = errorCode(err);
+  return code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
 /** The constraint a Postgres error names (postgres.js: constraint_name). */

@@ -42,7 +42,7 @@ export const EnvSchema = Type.Object({
   JWT_EXPIRES_IN: Duration('24h', 'a duration such as 15m, 24h or 7d'),
   SMTP_HOST: Str('localhost', 'the SMTP server host name'),
   SMTP_PORT: Int(587, 1, 65535, 'a TCP port number (1-65535)'),
-  SMTP_SECURE: Bool(false, 'true for implicit TLS (port 465), false for STARTTLS/plain'),
+  SMTP_SECURE: Bool(false, 'true or false (true: implicit TLS, usually port 465; false: STARTTLS or plain)'),
   SMTP_USER: Str('', 'the SMTP user name (empty for no authentication)'),
   SMTP_PASS: Str('', 'the SMTP password'),
   FROM_EMAIL: Type.String({ format: 'email', default: 'reports@books.local', description: 'an email address' }),

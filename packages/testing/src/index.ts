@@ -2,3 +2,4 @@ export * from './context.js';
 export * from './database.js';
 export * from './env.js';
 export * from './redis.js';
+export * from './redis-server.js';

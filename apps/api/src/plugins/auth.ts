@@ -18,8 +18,12 @@ declare module '@fastify/jwt' {
 declare module 'fastify' {
   interface FastifyInstance {
     identities: IdentityService;
-    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
-    requireAdmin(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /**
+     * Use as a `preParsing` hook: it then runs after the rate limit's onRequest hook (so
+     * unauthenticated floods are still counted) and before any body is parsed.
+     */
+    authenticate<T>(request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T>;
+    requireAdmin<T>(request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T>;
   }
   interface FastifyRequest {
     identity: Identity | null;
@@ -31,7 +35,8 @@ export default fp(
     const { jwt } = app.config;
     await app.register(fastifyJwt, {
       secret: jwt.secret,
-      sign: { algorithm: 'HS256', expiresIn: jwt.expiresInMs },
+      // A number here is seconds, as in jsonwebtoken.
+      sign: { algorithm: 'HS256', expiresIn: Math.floor(jwt.expiresInMs / 1000) },
       verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], cache: true },
     });
     const identities = createIdentityService({
@@ -44,7 +49,7 @@ export default fp(
     app.decorate('identities', identities);
     app.decorateRequest('identity', null);
 
-    app.decorate('authenticate', async (request: FastifyRequest) => {
+    app.decorate('authenticate', async <T>(request: FastifyRequest, _reply: FastifyReply, payload: T): Promise<T> => {
       let claims: { sub: string };
       try {
         claims = await request.jwtVerify();
@@ -58,11 +63,13 @@ export default fp(
       const identity = await identities.resolve(claims.sub);
       if (!identity) throw unauthorized('The account behind this token no longer exists');
       request.identity = identity;
+      return payload;
     });
 
-    app.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => {
-      await app.authenticate(request, reply);
+    app.decorate('requireAdmin', async <T>(request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T> => {
+      await app.authenticate(request, reply, payload);
       if (request.identity?.role !== 'admin') throw new AppError(403, 'FORBIDDEN', 'This route is for administrators');
+      return payload;
     });
   },
   { name: 'auth', dependencies: ['datastores'] },

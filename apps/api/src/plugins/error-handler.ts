@@ -2,7 +2,7 @@
 import type { ErrorResponse } from '@books/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError, pgErrorCode } from '../errors.js';
+import { AppError, errorCode } from '../errors.js';
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'BAD_REQUEST',
@@ -60,7 +60,7 @@ export function toErrorResponse(err: FastifyError | AppError | Error): { status:
   if (status >= 400 && status < 500) {
     return { status, body: { success: false, error: fe.message, code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST' } };
   }
-  const code = (fe as { code?: string }).code ?? pgErrorCode(err);
+  const code = errorCode(err);
   if (code && UNAVAILABLE_CODES.has(code)) {
     return {
       status: 503,

@@ -24,6 +24,15 @@ export function createGuardedBooksCache(redis: Redis, keys: RedisKeys, ttlSecond
 
   return {
     async read(userId, field) {
+      if (pendingInvalidations.has(userId)) {
+        // Redis may have come back without a reconnect (a partition, a paused server): pay the debt first.
+        try {
+          await cache.invalidate(userId);
+          pendingInvalidations.delete(userId);
+        } catch {
+          return { value: null, gen: '' };
+        }
+      }
       try {
         return await cache.read(userId, field);
       } catch (err) {

@@ -84,7 +84,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/me',
     {
-      onRequest: app.authenticate,
+      preParsing: app.authenticate,
       schema: {
         tags: ['auth'],
         summary: 'The account behind the token',
@@ -98,7 +98,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/me',
     {
-      onRequest: app.authenticate,
+      preParsing: app.authenticate,
       schema: {
         tags: ['auth'],
         summary: 'Delete the account and all its books; its tokens stop working at once',

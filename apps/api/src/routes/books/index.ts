@@ -33,7 +33,7 @@ function expectedVersion(header: string | undefined): number | undefined {
 const duplicateIsbn = () => new AppError(409, 'DUPLICATE_ISBN', 'You already have a book with this ISBN');
 
 const booksRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.addHook('onRequest', app.authenticate);
+  app.addHook('preParsing', app.authenticate);
 
   app.get(
     '',

@@ -1,0 +1,182 @@
+// GET /books served from the Redis cache through the whole API (JWT + identity lookup, rate limit,
+// helmet, hooks) against a bare Fastify route sending the same body: how much of Fastify's speed
+// the API keeps on its hottest read. Prints a table, then one JSON line as the last line of stdout.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dropDatabase, freshDatabase, REDIS_URL, unlinkPrefix } from './lib/datastores.mjs';
+import { freePort, startNode, stopAll, waitForHttp } from './lib/processes.mjs';
+import { ensureWrk, runWrk } from './lib/wrk.mjs';
+
+const BOOKS = 20;
+const CONNECTIONS = 50;
+const WARMUP_S = 3;
+const DURATION_S = 10;
+const TARGET_RATIO = 0.7;
+// The limiter stays on, since its Redis round trip is part of every request's cost, with a ceiling
+// no run reaches (the config allows at most 10,000,000 per window).
+const RATE_LIMIT_MAX = 10_000_000;
+const DB_NAME = 'books_bench';
+
+const apiServer = fileURLToPath(new URL('../apps/api/dist/server.js', import.meta.url));
+const bareServer = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
+const log = (message) => console.error(`api-cache: ${message}`);
+
+async function call(base, path, { token, method = 'GET', json } = {}) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (json) headers['content-type'] = 'application/json';
+  const res = await fetch(base + path, { method, headers, body: json && JSON.stringify(json) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+async function expect(status, response, what) {
+  const res = await response;
+  if (res.status !== status) throw new Error(`${what}: expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
+  return res;
+}
+
+// ISBN-13 with a valid check digit, so the books look like real input.
+function isbn13(n) {
+  const digits = `978${String(n).padStart(9, '0')}`;
+  const sum = [...digits].reduce((acc, d, i) => acc + Number(d) * (i % 2 ? 3 : 1), 0);
+  return digits + ((10 - (sum % 10)) % 10);
+}
+
+async function startApi(databaseUrl, prefix) {
+  const port = await freePort();
+  const child = startNode(apiServer, {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    RATE_LIMIT_MAX: String(RATE_LIMIT_MAX),
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/health/live`, child);
+  return base;
+}
+
+/** Signs up, adds the books, and leaves the list cached: returns the token and the cached body. */
+async function seed(api) {
+  const id = randomBytes(4).toString('hex');
+  const signup = await expect(
+    201,
+    call(api, '/auth/signup', { method: 'POST', json: { username: `bench_${id}`, email: `bench_${id}@example.com`, password: 'bench-password-1' } }),
+    'POST /auth/signup',
+  );
+  const { token } = JSON.parse(signup.text);
+  const genres = ['Fiction', 'History', 'Science', 'Poetry'];
+  for (let i = 0; i < BOOKS; i++) {
+    const book = { title: `Benchmark Book ${i + 1}`, author: `Author ${(i % 5) + 1}`, isbn: isbn13(i + 1), publishedYear: 1950 + i, genre: genres[i % 4] };
+    await expect(201, call(api, '/books', { method: 'POST', token, json: book }), 'POST /books');
+  }
+  const miss = await expect(200, call(api, '/books', { token }), 'GET /books');
+  if (miss.headers.get('x-cache') !== 'MISS') throw new Error(`first GET /books: expected X-Cache: MISS, got ${miss.headers.get('x-cache')}`);
+  const hit = await expectHit(api, token);
+  const { count } = JSON.parse(hit.text);
+  if (count !== BOOKS) throw new Error(`GET /books: expected ${BOOKS} books, got ${count}`);
+  return { token, body: hit.text };
+}
+
+async function expectHit(api, token) {
+  const res = await expect(200, call(api, '/books', { token }), 'GET /books');
+  if (res.headers.get('x-cache') !== 'HIT') throw new Error(`GET /books: expected X-Cache: HIT, got ${res.headers.get('x-cache')}`);
+  return res;
+}
+
+async function startBare(body, dir) {
+  const port = await freePort();
+  const bodyFile = join(dir, 'body.json');
+  writeFileSync(bodyFile, body);
+  const child = startNode(bareServer, { PATH: process.env.PATH, BARE_PORT: String(port), BARE_BODY_FILE: bodyFile });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/books`, child);
+  const res = await expect(200, call(base, '/books'), 'bare GET /books');
+  // Same work on the wire, or the ratio compares different things.
+  if (Buffer.byteLength(res.text) !== Buffer.byteLength(body)) {
+    throw new Error(`bare body is ${Buffer.byteLength(res.text)} bytes, the API's ${Buffer.byteLength(body)}`);
+  }
+  return { base, identical: res.text === body };
+}
+
+/** A warm-up run (discarded: JIT, connection set-up), then the measured one. */
+async function load(url, headers) {
+  await runWrk(url, { durationS: WARMUP_S, connections: CONNECTIONS, headers });
+  const result = await runWrk(url, { durationS: DURATION_S, connections: CONNECTIONS, headers });
+  if (result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} of ${result.requests} responses were not 2xx`);
+  return result;
+}
+
+function report({ api, bare }, bodyBytes, identical) {
+  const ratio = api.rps / bare.rps;
+  const row = (name, r) =>
+    `${name.padEnd(34)}${r.rps.toFixed(0).padStart(10)}${r.p50Ms.toFixed(2).padStart(10)}${r.p99Ms.toFixed(2).padStart(10)}`;
+  console.log(
+    [
+      `GET /books, ${BOOKS} books (${bodyBytes}-byte body${identical ? ', byte-identical on both' : ''}); wrk 1 thread, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up`,
+      `API rate limit on, at ${RATE_LIMIT_MAX} per window so that it never rejects`,
+      `${'target'.padEnd(34)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
+      row('API, authenticated cache hit', api),
+      row('bare Fastify route', bare),
+      `ratio cache hit / bare: ${(ratio * 100).toFixed(1)}% (target >= ${TARGET_RATIO * 100}%: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})`,
+    ].join('\n'),
+  );
+  const round = (r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, requests: r.requests, socketErrors: r.socketErrors });
+  console.log(
+    JSON.stringify({
+      bench: 'api-cache',
+      books: BOOKS,
+      bodyBytes,
+      connections: CONNECTIONS,
+      durationS: DURATION_S,
+      rateLimitMax: RATE_LIMIT_MAX,
+      api: round(api),
+      bare: round(bare),
+      ratio: Math.round(ratio * 1000) / 1000,
+      target: TARGET_RATIO,
+      met: ratio >= TARGET_RATIO,
+    }),
+  );
+}
+
+/** Runs every clean-up step even if one fails, and makes the run fail if any did. */
+async function cleanUp(what, step) {
+  try {
+    await step();
+  } catch (err) {
+    process.exitCode = 1;
+    log(`clean-up of ${what} failed: ${err.message}`);
+  }
+}
+
+ensureWrk();
+const prefix = `bench:${randomBytes(4).toString('hex')}:`;
+const tmp = mkdtempSync(join(tmpdir(), 'books-bench-'));
+try {
+  log(`preparing database ${DB_NAME} and Redis prefix ${prefix}`);
+  const api = await startApi(await freshDatabase(DB_NAME), prefix);
+  const { token, body } = await seed(api);
+  const bare = await startBare(body, tmp);
+  log(`loading the API for ${WARMUP_S + DURATION_S} s`);
+  const apiResult = await load(`${api}/books`, { Authorization: `Bearer ${token}` });
+  await expectHit(api, token); // The whole run was served from the cache.
+  log(`loading the bare route for ${WARMUP_S + DURATION_S} s`);
+  const bareResult = await load(`${bare.base}/books`);
+  report({ api: apiResult, bare: bareResult }, Buffer.byteLength(body), bare.identical);
+} catch (err) {
+  process.exitCode = 1;
+  log(`failed: ${err.stack ?? err}`);
+} finally {
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+  await cleanUp('Redis keys', async () => log(`removed ${await unlinkPrefix(prefix)} Redis keys under ${prefix}`));
+  await cleanUp(`database ${DB_NAME}`, () => dropDatabase(DB_NAME));
+}

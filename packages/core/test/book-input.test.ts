@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { parseBookInput } from '../src/book-input.js';
+import { normalizeIsbn } from '../src/isbn.js';
+
+describe('normalizeIsbn', () => {
+  it.each([
+    ['978-0-7432-7356-5', '9780743273565'],
+    ['0-306-40615-2', '0306406152'],
+    ['0 8044 2957 x', '080442957X'],
+  ])('accepts %s as %s', (input, expected) => expect(normalizeIsbn(input)).toBe(expected));
+
+  it.each(['978-0-7432-7356-4', '0-306-40615-3', '12345', 'X123456789', 'abcdefghij'])('rejects %s', (input) => expect(normalizeIsbn(input)).toBeNull());
+});
+
+describe('parseBookInput', () => {
+  it('trims, normalises and drops unknown properties', () => {
+    expect(parseBookInput({ title: ' Dune ', author: 'Frank Herbert ', isbn: '978-0-441-17271-9', id: 'x', extra: true })).toEqual({
+      ok: true,
+      value: { title: 'Dune', author: 'Frank Herbert', isbn: '9780441172719' },
+    });
+  });
+
+  it.each([
+    [null, /must be an object/],
+    [[1, 2], /must be an object/],
+    [{ author: 'A' }, /title is required/],
+    [{ title: '  ', author: 'A' }, /title must not be empty/],
+    [{ title: 'T', author: 'A', isbn: '123' }, /isbn is not a valid ISBN/],
+    [{ title: 'T', author: 'A', publishedYear: 'last year' }, /publishedYear/],
+    [{ title: 'T', author: 'A', publishedYear: 3000 }, /publishedYear/],
+  ])('explains why %j is invalid', (item, reason) => {
+    const result = parseBookInput(item);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+});
