@@ -8,6 +8,7 @@ import docs from './plugins/docs.js';
 import errorHandler from './plugins/error-handler.js';
 import security from './plugins/security.js';
 import validation from './plugins/validation.js';
+import adminRoutes from './routes/admin/index.js';
 import authRoutes from './routes/auth/index.js';
 import booksRoutes from './routes/books/index.js';
 import healthRoutes from './routes/health/index.js';
@@ -41,6 +42,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(authRoutes, { prefix: '/auth' });
   await app.register(booksRoutes, { prefix: '/books' });
+  await app.register(adminRoutes, { prefix: '/admin' });
 
   return app;
 }

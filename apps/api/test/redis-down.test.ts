@@ -18,6 +18,15 @@ describe('Redis unreachable from the start', () => {
     expect(res.headers['x-cache']).toBe('MISS');
   });
 
+  it('refuses bulk imports with 503 rather than accepting work it cannot queue', async () => {
+    const user = await signup(h.app);
+    const res = await h.app.inject({ method: 'POST', url: '/books/bulk', headers: user.auth, payload: { books: [{ title: 'T', author: 'A' }] } });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
+    expect(res.headers['retry-after']).toBe('5');
+    expect((await h.app.inject({ method: 'GET', url: '/books/queue', headers: user.auth })).statusCode).toBe(503);
+  });
+
   it('reports Redis down in /health (503) but stays ready to serve', async () => {
     const health = await h.app.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);

@@ -15,14 +15,22 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4], 'NX')
 return 1`;
 
-// KEYS[1] cache hash; ARGV: ttl ms. Drops every page and bumps gen (kept for one TTL so that
-// in-flight readers still see the change).
-export const INVALIDATE_SCRIPT = `
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') + 1
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'gen', gen)
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return gen`;
+/**
+ * Lua: drops every page and bumps gen (kept for one TTL so that in-flight readers still see the
+ * change). Shared with the bulk worker's finalize script, which invalidates in the same step.
+ */
+export const INVALIDATE_BOOKS_CACHE_LUA = `
+local function invalidate_books_cache(key, ttl_ms)
+  local gen = tonumber(redis.call('HGET', key, 'gen') or '0') + 1
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'gen', gen)
+  redis.call('PEXPIRE', key, ttl_ms)
+  return gen
+end`;
+
+// KEYS[1] cache hash; ARGV: ttl ms.
+const INVALIDATE_SCRIPT = `${INVALIDATE_BOOKS_CACHE_LUA}
+return invalidate_books_cache(KEYS[1], ARGV[1])`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

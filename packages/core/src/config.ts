@@ -55,6 +55,14 @@ export const EnvSchema = Type.Object({
   BULK_CRON: Str('', 'a croner pattern (seconds allowed); wins over BULK_PROCESSING_INTERVAL'),
   REPORT_GENERATION_INTERVAL: Int(5, 1, 59, 'whole minutes between report passes (1-59; use REPORT_CRON for other schedules)'),
   REPORT_CRON: Str('', 'a croner pattern (seconds allowed); wins over REPORT_GENERATION_INTERVAL'),
+  BULK_MAX_BOOKS: Int(10_000, 1, 50_000, 'the most books one POST /books/bulk may carry (1-50000)'),
+  BULK_BODY_LIMIT: Int(16 * 1_048_576, 1024, 1_073_741_824, 'the largest POST /books/bulk body in bytes'),
+  BULK_MAX_ATTEMPTS: Int(5, 1, 100, 'processing attempts before a bulk request is marked failed (1-100)'),
+  BULK_CHUNK_SIZE: Int(2000, 1, 5000, 'books inserted per transaction by the bulk worker (1-5000)'),
+  BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once (1-64)'),
+  BULK_LEASE_SECONDS: Int(60, 1, 3600, 'seconds a worker holds a user\'s queue without renewing before another may take it'),
+  BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record (1-365)'),
+  REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed (1-100)'),
   ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
   CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives (1-86400)'),
   RATE_LIMIT_MAX: Int(100, 1, 10_000_000, 'requests allowed per window and client IP'),
@@ -79,8 +87,17 @@ export interface Config {
   mail: { fromEmail: string; fromName: string };
   pdf: { outputDir: string; cleanupAfterSend: boolean };
   company: { name: string; address: string };
-  bulk: { cron: string };
-  report: { cron: string };
+  bulk: {
+    cron: string;
+    maxBooks: number;
+    bodyLimit: number;
+    maxAttempts: number;
+    chunkSize: number;
+    concurrency: number;
+    leaseMs: number;
+    recordTtlSeconds: number;
+  };
+  report: { cron: string; maxAttempts: number };
   adminEmails: string[];
   cacheTtlSeconds: number;
   rateLimit: { max: number; windowMs: number; authMax: number };
@@ -149,8 +166,17 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     mail: { fromEmail: e.FROM_EMAIL, fromName: e.FROM_NAME },
     pdf: { outputDir: e.PDF_OUTPUT_DIR, cleanupAfterSend: e.PDF_CLEANUP_AFTER_SEND },
     company: { name: e.COMPANY_NAME, address: e.COMPANY_ADDRESS },
-    bulk: { cron: e.BULK_CRON || `0 */${e.BULK_PROCESSING_INTERVAL} * * * *` },
-    report: { cron: e.REPORT_CRON || `0 */${e.REPORT_GENERATION_INTERVAL} * * * *` },
+    bulk: {
+      cron: e.BULK_CRON || `0 */${e.BULK_PROCESSING_INTERVAL} * * * *`,
+      maxBooks: e.BULK_MAX_BOOKS,
+      bodyLimit: e.BULK_BODY_LIMIT,
+      maxAttempts: e.BULK_MAX_ATTEMPTS,
+      chunkSize: e.BULK_CHUNK_SIZE,
+      concurrency: e.BULK_CONCURRENCY,
+      leaseMs: e.BULK_LEASE_SECONDS * 1000,
+      recordTtlSeconds: e.BULK_RECORD_TTL_DAYS * 86_400,
+    },
+    report: { cron: e.REPORT_CRON || `0 */${e.REPORT_GENERATION_INTERVAL} * * * *`, maxAttempts: e.REPORT_MAX_ATTEMPTS },
     adminEmails: splitList(e.ADMIN_EMAILS).map((email) => email.toLowerCase()),
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: parseDuration(e.RATE_LIMIT_WINDOW), authMax: e.AUTH_RATE_LIMIT_MAX },

@@ -12,7 +12,7 @@ export interface ConnectionLogger {
  * The API fails fast (no offline queue, one retry) so it can fall back to Postgres or answer 503;
  * workers wait for Redis to come back (maxRetriesPerRequest: null). Both reconnect forever.
  */
-export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, name = role): Redis {
+export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, name: string = role): Redis {
   const options: RedisOptions =
     role === 'api'
       ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 }

@@ -1,6 +1,8 @@
 // The only code that spells a Redis key. `{userId}` is a Redis Cluster hash tag: every key of one
-// user hashes to one slot, so multi-key scripts over one user's keys stay legal in a cluster.
-// The namespace prefix is applied here rather than through ioredis's keyPrefix, which SCAN ignores.
+// user hashes to one slot. The few global indexes (bulk_pending, report_pending, bulk_failed) are
+// updated in the same scripts as a user's keys, so the bulk pipeline needs a single Redis
+// (standalone or Sentinel), not a Cluster. The namespace prefix is applied here rather than through
+// ioredis's keyPrefix, which SCAN ignores.
 
 export interface RedisKeys {
   readonly prefix: string;
@@ -10,6 +12,30 @@ export interface RedisKeys {
   userIdentity(userId: string): string;
   /** Namespace handed to @fastify/rate-limit, which appends the client key itself. */
   rateLimitNamespace(): string;
+
+  /** List: the user's request ids waiting for the bulk worker, oldest first. No TTL. */
+  bulkQueue(userId: string): string;
+  /** List: one request's valid books still to insert, as JSON `{ i, b }` (item index, book). No TTL. */
+  bulkItems(userId: string, requestId: string): string;
+  /** Hash: one request's record (stage, counts, timestamps, attempts, last error). */
+  bulkRequest(userId: string, requestId: string): string;
+  /** List: one request's failed items as JSON `{ index, title, author, reason }`. */
+  bulkFailures(userId: string, requestId: string): string;
+  /** Sorted set: all of the user's request ids, scored by queued time (ms). */
+  bulkHistory(userId: string): string;
+  /** Hash: what awaits a report for this user (stage processed_awaiting_report), read by the report worker. */
+  bulkStatus(userId: string): string;
+  /** String: the bulk worker's lease on this user's queue (a random token, PX expiry). */
+  bulkLease(userId: string): string;
+  /** String: request id answered for an Idempotency-Key (hashed), for 24 hours. */
+  bulkIdempotency(userId: string, keyHash: string): string;
+
+  /** Sorted set, global: `userId:requestId` of every queued or processing request, scored by queued time. */
+  bulkPending(): string;
+  /** Sorted set, global: users whose bulk_status awaits a report, scored by first processed time. */
+  reportPending(): string;
+  /** Sorted set, global: `userId:requestId` of failed requests, scored by failure time. */
+  bulkFailed(): string;
 }
 
 export function createRedisKeys(prefix = ''): RedisKeys {
@@ -19,5 +45,25 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     booksCache: (userId) => user('books', userId),
     userIdentity: (userId) => user('identity', userId),
     rateLimitNamespace: () => `${prefix}rate_limit:`,
+
+    bulkQueue: (userId) => user('bulk_books', userId),
+    bulkItems: (userId, requestId) => `${user('bulk_books', userId)}:${requestId}`,
+    bulkRequest: (userId, requestId) => `${user('bulk_request', userId)}:${requestId}`,
+    bulkFailures: (userId, requestId) => `${user('bulk_failures', userId)}:${requestId}`,
+    bulkHistory: (userId) => user('bulk_requests', userId),
+    bulkStatus: (userId) => user('bulk_status', userId),
+    bulkLease: (userId) => user('bulk_lease', userId),
+    bulkIdempotency: (userId, keyHash) => `${user('bulk_idempotency', userId)}:${keyHash}`,
+
+    bulkPending: () => `${prefix}bulk_pending`,
+    reportPending: () => `${prefix}report_pending`,
+    bulkFailed: () => `${prefix}bulk_failed`,
   };
+}
+
+/** Members of the global request indexes: `userId:requestId` (both uuids, so the colon is unambiguous). */
+export const requestMember = (userId: string, requestId: string) => `${userId}:${requestId}`;
+export function parseRequestMember(member: string): { userId: string; requestId: string } | null {
+  const [userId, requestId, extra] = member.split(':');
+  return userId && requestId && extra === undefined ? { userId, requestId } : null;
 }

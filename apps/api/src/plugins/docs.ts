@@ -19,6 +19,8 @@ export default fp(
         tags: [
           { name: 'auth', description: 'Accounts and tokens' },
           { name: 'books', description: "The caller's books" },
+          { name: 'bulk', description: 'Bulk imports, processed later by the bulk worker' },
+          { name: 'admin', description: 'Operations' },
           { name: 'health', description: 'Probes' },
         ],
       },

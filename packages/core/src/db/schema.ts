@@ -36,12 +36,16 @@ export const books = pgTable(
     publishedYear: integer('published_year'),
     genre: text('genre'),
     version: integer('version').notNull().default(1),
+    // Set only by the bulk worker: (request, item) is unique, which makes a retried chunk insert nothing twice.
+    bulkRequestId: uuid('bulk_request_id'),
+    bulkItemIndex: integer('bulk_item_index'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     // NULLs are distinct in a unique index, so books without an ISBN never collide.
     uniqueIndex('books_user_isbn_key').on(t.userId, t.isbn),
+    uniqueIndex('books_bulk_item_key').on(t.bulkRequestId, t.bulkItemIndex),
     index('books_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     index('books_title_trgm_idx').using('gin', sql`${t.title} gin_trgm_ops`),
     index('books_author_trgm_idx').using('gin', sql`${t.author} gin_trgm_ops`),

@@ -14,6 +14,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { AppError, notFound, pgErrorCode, validationError } from '../../errors.js';
 import { deleteBook, getBook, insertBook, listBooks, updateBook } from '../../services/books-store.js';
+import bulkRoutes from './bulk.js';
 
 const BookEnvelope = SuccessEnvelope(BookSchema);
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 404: ErrorResponseSchema, 429: ErrorResponseSchema };
@@ -34,6 +35,7 @@ const duplicateIsbn = () => new AppError(409, 'DUPLICATE_ISBN', 'You already hav
 
 const booksRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preParsing', app.authenticate);
+  await app.register(bulkRoutes);
 
   app.get(
     '',

@@ -1,0 +1,47 @@
+import { AdminStatsSchema, books, ErrorResponseSchema, users } from '@books/core';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { count } from 'drizzle-orm';
+
+const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('preParsing', app.requireAdmin);
+
+  app.get(
+    '/stats',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'System statistics (administrators only: the emails in ADMIN_EMAILS)',
+        security: [{ bearerAuth: [] }],
+        response: { 200: AdminStatsSchema, 401: ErrorResponseSchema, 403: ErrorResponseSchema, 503: ErrorResponseSchema },
+      },
+    },
+    async () => {
+      const { redis, keys, config } = app;
+      const now = Date.now();
+      // Failed requests stay counted while their records do.
+      await redis.zremrangebyscore(keys.bulkFailed(), '-inf', now - config.bulk.recordTtlSeconds * 1000);
+      const [[userCount], [bookCount], pending, reports, failed, oldest] = await Promise.all([
+        app.db.select({ n: count() }).from(users),
+        app.db.select({ n: count() }).from(books),
+        redis.zcard(keys.bulkPending()),
+        redis.zcard(keys.reportPending()),
+        redis.zcard(keys.bulkFailed()),
+        redis.zrange(keys.bulkPending(), 0, 0, 'WITHSCORES'),
+      ]);
+      const oldestQueuedAt = oldest[1] === undefined ? null : Number(oldest[1]);
+      return {
+        success: true as const,
+        data: {
+          totalUsers: userCount?.n ?? 0,
+          totalBooks: bookCount?.n ?? 0,
+          pendingBulkJobs: pending,
+          pendingReports: reports,
+          failedRequests: failed,
+          oldestPendingAgeSeconds: oldestQueuedAt === null ? null : Math.max(0, Math.round((now - oldestQueuedAt) / 1000)),
+        },
+      };
+    },
+  );
+};
+
+export default adminRoutes;

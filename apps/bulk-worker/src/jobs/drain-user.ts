@@ -1,0 +1,156 @@
+// Drains one user's queue under a lease: requests in the order they were queued, each in chunks,
+// progress recorded after every committed chunk so a successor resumes where this one stopped.
+import {
+  acquireLease,
+  type BulkWorkerScripts,
+  type FailedItem,
+  LeaseLostError,
+  type QueuedItem,
+  QueuedItemSchema,
+  type RedisKeys,
+  readBulkRequest,
+  type StoredBulkRequest,
+} from '@books/core';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Sql } from 'postgres';
+import Compile from 'typebox/compile';
+import { insertChunk } from './insert-chunk.js';
+
+export interface BulkSettings {
+  chunkSize: number;
+  maxAttempts: number;
+  leaseMs: number;
+  concurrency: number;
+}
+
+export interface BulkDeps {
+  sql: Sql;
+  redis: Redis;
+  keys: RedisKeys;
+  scripts: BulkWorkerScripts;
+  log: Logger;
+  now: () => Date;
+  settings: BulkSettings;
+}
+
+export interface UserOutcome {
+  userId: string;
+  /** Another worker holds this user's lease. */
+  skipped: boolean;
+  requests: number;
+  inserted: number;
+  failed: number;
+}
+
+const itemValidator = Compile(QueuedItemSchema);
+
+/** 30 s, 1 min, 2 min … capped at 15 min. */
+export const retryDelayMs = (attempts: number) => Math.min(30_000 * 2 ** (attempts - 1), 15 * 60_000);
+
+export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSignal): Promise<UserOutcome> {
+  const { redis, keys, log } = deps;
+  const outcome: UserOutcome = { userId, skipped: false, requests: 0, inserted: 0, failed: 0 };
+  const lease = await acquireLease(redis, keys.bulkLease(userId), deps.settings.leaseMs);
+  if (!lease) return { ...outcome, skipped: true };
+  try {
+    const requestIds = await redis.lrange(keys.bulkQueue(userId), 0, -1);
+    for (const requestId of requestIds) {
+      if (signal.aborted) break;
+      const record = await readBulkRequest(redis, keys, userId, requestId);
+      if (!record || (record.stage !== 'queued' && record.stage !== 'processing')) {
+        log.error({ userId, requestId, stage: record?.stage }, 'queue entry without a pending record; leaving it for an operator');
+        continue;
+      }
+      // Requests go in the order they were queued: one waiting out a backoff holds the later ones.
+      if (record.nextAttemptAt && Date.parse(record.nextAttemptAt) > deps.now().getTime()) break;
+      const result = await processRequest(deps, record, lease.token, signal);
+      if (result === 'stopped') break;
+      outcome.requests++;
+      outcome.inserted += result.inserted;
+      outcome.failed += result.failed;
+    }
+  } catch (err) {
+    if (!(err instanceof LeaseLostError)) throw err;
+    log.warn({ userId }, err.message);
+  } finally {
+    await lease.release().catch((err) => log.warn({ err, userId }, 'could not release the lease; it expires by itself'));
+  }
+  return outcome;
+}
+
+async function processRequest(
+  deps: BulkDeps,
+  record: StoredBulkRequest,
+  token: string,
+  signal: AbortSignal,
+): Promise<{ inserted: number; failed: number } | 'stopped'> {
+  const { sql, redis, keys, scripts, log, settings } = deps;
+  const { userId, requestId } = record;
+  const started = performance.now();
+  let cursor = record.nextItem;
+  let inserted = record.inserted;
+  let failed = record.failed;
+  try {
+    await scripts.markProcessing(userId, requestId, token, deps.now());
+    for (;;) {
+      if (signal.aborted) {
+        log.info({ userId, requestId, nextItem: cursor }, 'shutting down: handing the rest of this request back to the queue');
+        return 'stopped';
+      }
+      const raw = await redis.lrange(keys.bulkItems(userId, requestId), cursor, cursor + settings.chunkSize - 1);
+      if (raw.length === 0) break;
+      const { items, corrupt } = parseItems(raw, cursor);
+      const chunk = await insertChunk(sql, userId, requestId, items);
+      const failures = [...corrupt, ...chunk.failures];
+      const recorded = await scripts.recordProgress(userId, requestId, token, { from: cursor, to: cursor + raw.length, inserted: chunk.inserted, failures });
+      if (!recorded) {
+        // Someone recorded this chunk already (we were paused past our lease and got it back): resync.
+        const fresh = await readBulkRequest(redis, keys, userId, requestId);
+        if (!fresh) throw new Error(`request ${requestId} disappeared while processing`);
+        ({ nextItem: cursor, inserted, failed } = fresh);
+        continue;
+      }
+      cursor += raw.length;
+      inserted += chunk.inserted;
+      failed += failures.length;
+    }
+    const durationMs = performance.now() - started;
+    await scripts.finalize(userId, requestId, token, deps.now(), durationMs);
+    log.info({ userId, requestId, submitted: record.submitted, inserted, failed, durationMs: Math.round(durationMs) }, 'bulk request processed');
+    return { inserted, failed };
+  } catch (err) {
+    if (err instanceof LeaseLostError) throw err;
+    const now = deps.now();
+    const message = err instanceof Error ? err.message : String(err);
+    const attempt = await scripts.recordFailure(userId, requestId, token, {
+      error: message,
+      now,
+      nextAttemptAt: new Date(now.getTime() + retryDelayMs(record.attempts + 1)),
+      maxAttempts: settings.maxAttempts,
+    });
+    if (attempt.failed) log.error({ err, userId, requestId, attempts: attempt.attempts }, 'bulk request failed for good: attempts exhausted');
+    else log.warn({ err, userId, requestId, attempts: attempt.attempts }, 'bulk request attempt failed; it stays queued and is retried with backoff');
+    return 'stopped';
+  }
+}
+
+/** Items are re-checked: another process wrote them. A corrupt entry fails alone, with a reason. */
+function parseItems(raw: string[], offset: number): { items: QueuedItem[]; corrupt: FailedItem[] } {
+  const items: QueuedItem[] = [];
+  const corrupt: FailedItem[] = [];
+  raw.forEach((entry, n) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(entry);
+    } catch {
+      parsed = undefined;
+    }
+    if (itemValidator.Check(parsed)) items.push(parsed);
+    else {
+      const index = typeof (parsed as { i?: unknown })?.i === 'number' ? (parsed as { i: number }).i : offset + n;
+      corrupt.push({ index, title: null, author: null, reason: 'the queued entry was unreadable' });
+    }
+  });
+  return { items, corrupt };
+}

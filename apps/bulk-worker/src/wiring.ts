@@ -1,0 +1,36 @@
+import { type Config, createBulkWorkerScripts, createDb, createRedisClient, createRedisKeys, type DbHandle } from '@books/core';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { BulkDeps } from './jobs/drain-user.js';
+
+/** Builds the worker's dependencies from config: what main.ts and the tests both use. */
+export function createBulkDeps(config: Config, log: Logger): BulkDeps & { db: DbHandle; close(): Promise<void> } {
+  const db = createDb(config.databaseUrl, { max: config.bulk.concurrency + 1, applicationName: 'books-bulk-worker' });
+  const redis: Redis = createRedisClient(config.redisUrl, 'worker', log, 'bulk-worker');
+  const keys = createRedisKeys(config.redisKeyPrefix);
+  const settings = {
+    chunkSize: config.bulk.chunkSize,
+    maxAttempts: config.bulk.maxAttempts,
+    leaseMs: config.bulk.leaseMs,
+    concurrency: config.bulk.concurrency,
+  };
+  const scripts = createBulkWorkerScripts(redis, keys, {
+    leaseMs: settings.leaseMs,
+    cacheTtlMs: config.cacheTtlSeconds * 1000,
+    recordTtlSeconds: config.bulk.recordTtlSeconds,
+  });
+  return {
+    db,
+    sql: db.sql,
+    redis,
+    keys,
+    scripts,
+    log,
+    now: () => new Date(),
+    settings,
+    async close() {
+      redis.disconnect();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { runBulkPass } from '../src/jobs/bulk-pass.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BulkHarness, makeBooks, queueView, requestView, signup, startBulkHarness, submit, titlesInDb } from './harness.js';
+
+let h: BulkHarness;
+beforeAll(async () => {
+  h = await startBulkHarness('bulk', { BULK_MAX_BOOKS: '60', BULK_BODY_LIMIT: '20000', ADMIN_EMAILS: 'admin@example.com' });
+});
+afterAll(() => h?.close());
+
+describe('POST /books/bulk', () => {
+  it('answers 202 at once with the request, queues only valid items, and touches no book', async () => {
+    const user = await signup(h.app);
+    const books = [...makeBooks(3, 'Queued'), { title: 'No author' }, { title: 'Bad ISBN', author: 'A', isbn: '123' }];
+    const res = await submit(h.app, user, books);
+    expect(res.statusCode).toBe(202);
+    const body = res.json();
+    expect(body).toMatchObject({ success: true, message: expect.stringMatching(/^Books will be added later\./), data: { queuedBooks: 3, invalidBooks: 2, duplicate: false } });
+    expect(res.headers.location).toBe(`/books/bulk/${body.data.requestId}`);
+    expect(body.data.estimatedProcessingTime).toMatch(/^\d+ (second|minute)s?$/);
+    expect(Date.parse(body.data.estimatedReportAt)).toBeGreaterThan(Date.parse(body.data.estimatedProcessingAt));
+    expect(await titlesInDb(h.deps, user.id)).toEqual([]);
+
+    const view = await requestView(h.app, user, body.data.requestId);
+    expect(view).toMatchObject({ stage: 'queued', submitted: 5, queued: 3, inserted: 0, failed: 2, attempts: 0 });
+    expect(view.failedItems).toEqual([
+      { index: 3, title: 'No author', author: null, reason: 'author is required' },
+      { index: 4, title: 'Bad ISBN', author: 'A', reason: expect.stringMatching(/isbn is not a valid ISBN/) },
+    ]);
+    // Queued work carries no TTL: workers may be down for a week.
+    expect(await h.deps.redis.ttl(h.deps.keys.bulkItems(user.id, body.data.requestId))).toBe(-1);
+    expect(await h.deps.redis.ttl(h.deps.keys.bulkRequest(user.id, body.data.requestId))).toBe(-1);
+    expect(await h.deps.redis.lrange(h.deps.keys.bulkQueue(user.id), 0, -1)).toEqual([body.data.requestId]);
+  });
+
+  it.each([
+    ['books missing', {}],
+    ['books not an array', { books: { title: 'x' } }],
+    ['books empty', { books: [] }],
+    ['more than BULK_MAX_BOOKS', { books: makeBooks(61) }],
+  ])('refuses %s with a 400 and queues nothing', async (_name, payload) => {
+    const user = await signup(h.app);
+    const res = await h.app.inject({ method: 'POST', url: '/books/bulk', headers: user.auth, payload });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ success: false, code: 'VALIDATION_ERROR' });
+    expect((await queueView(h.app, user)).requests).toEqual([]);
+  });
+
+  it('refuses a body that is not JSON (400) or over the bulk body limit (413)', async () => {
+    const user = await signup(h.app);
+    const notJson = await h.app.inject({ method: 'POST', url: '/books/bulk', headers: { ...user.auth, 'content-type': 'application/json' }, payload: '{"books": [' });
+    expect(notJson.statusCode).toBe(400);
+    const big = await submit(h.app, user, [{ title: 'x'.repeat(25_000), author: 'A' }]);
+    expect(big.statusCode).toBe(413);
+    expect((await queueView(h.app, user)).requests).toEqual([]);
+  });
+
+  it('returns the original request for a repeated Idempotency-Key and queues nothing again', async () => {
+    const [user, other] = await Promise.all([signup(h.app), signup(h.app)]);
+    const first = await submit(h.app, user, makeBooks(2, 'Idem'), { 'idempotency-key': 'import-42' });
+    const again = await submit(h.app, user, makeBooks(5, 'Idem'), { 'idempotency-key': 'import-42' });
+    expect(again.statusCode).toBe(202);
+    expect(again.json().data).toMatchObject({ requestId: first.json().data.requestId, duplicate: true, queuedBooks: 2 });
+    expect((await queueView(h.app, user)).requests).toHaveLength(1);
+    const otherUser = await submit(h.app, other, makeBooks(2, 'Idem'), { 'idempotency-key': 'import-42' });
+    expect(otherUser.json().data.requestId).not.toBe(first.json().data.requestId);
+  });
+});
+
+describe('a bulk pass', () => {
+  it('inserts exactly the valid books, reports the rest, invalidates the cache and awaits a report', async () => {
+    const user = await signup(h.app);
+    const books = [...makeBooks(20, 'Pass'), { title: '', author: 'Empty title' }, { title: 'Year', author: 'A', publishedYear: '1999' }];
+    const { requestId } = (await submit(h.app, user, books)).json().data;
+    await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
+    expect((await h.app.inject({ method: 'GET', url: '/books', headers: user.auth })).headers['x-cache']).toBe('HIT');
+
+    // Earlier tests left queued requests too: this pass drains them all.
+    const summary = await runBulkPass(h.deps);
+    expect(summary.inserted).toBeGreaterThanOrEqual(20);
+    expect(summary.erroredUsers).toBe(0);
+
+    expect(await titlesInDb(h.deps, user.id)).toEqual(makeBooks(20, 'Pass').map((b) => b.title).sort());
+    const list = await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
+    expect(list.headers['x-cache']).toBe('MISS');
+    expect(list.json().total).toBe(20);
+
+    const view = await requestView(h.app, user, requestId);
+    expect(view).toMatchObject({ stage: 'processed_awaiting_report', submitted: 22, inserted: 20, failed: 2, processedAt: expect.any(String), durationMs: expect.any(Number) });
+    expect(view.failedItems.map((f: { index: number }) => f.index)).toEqual([20, 21]);
+    const status = await h.deps.redis.hgetall(h.deps.keys.bulkStatus(user.id));
+    expect(status).toMatchObject({ stage: 'processed_awaiting_report', requestIds: requestId, totalBooks: '22', successCount: '20', failCount: '2' });
+    expect(await h.deps.redis.exists(h.deps.keys.bulkItems(user.id, requestId))).toBe(0);
+    expect(await h.deps.redis.llen(h.deps.keys.bulkQueue(user.id))).toBe(0);
+    expect(await runBulkPass(h.deps)).toMatchObject({ requests: 0, inserted: 0 });
+  });
+
+  it('reports duplicate ISBNs, within the request and against the collection, and inserts the rest', async () => {
+    const user = await signup(h.app);
+    const [existing, a, b] = makeBooks(3, 'Dup');
+    await h.app.inject({ method: 'POST', url: '/books', headers: user.auth, payload: existing });
+    const { requestId } = (await submit(h.app, user, [a, { ...existing, title: 'Again' }, b, { ...a, title: 'Twin of a' }])).json().data;
+    await runBulkPass(h.deps);
+    const view = await requestView(h.app, user, requestId);
+    expect(view).toMatchObject({ inserted: 2, failed: 2 });
+    expect(view.failedItems).toEqual([
+      { index: 1, title: 'Again', author: existing!.author, reason: `duplicate ISBN ${existing!.isbn}: already in your collection` },
+      { index: 3, title: 'Twin of a', author: a!.author, reason: `duplicate ISBN ${a!.isbn}: same as item 0 of this import` },
+    ]);
+    expect(await titlesInDb(h.deps, user.id)).toEqual([a!.title, b!.title, existing!.title].sort());
+  });
+
+  it('keeps three users who submit at once apart: own books, own requests', async () => {
+    const users = await Promise.all([signup(h.app), signup(h.app), signup(h.app)]);
+    const sizes = [5, 9, 13];
+    const ids = await Promise.all(users.map(async (user, n) => (await submit(h.app, user, makeBooks(sizes[n]!, `Iso${n}`))).json().data.requestId));
+    await runBulkPass(h.deps);
+    for (const [n, user] of users.entries()) {
+      expect(await titlesInDb(h.deps, user.id)).toEqual(makeBooks(sizes[n]!, `Iso${n}`).map((b) => b.title).sort());
+      const view = await queueView(h.app, user);
+      expect(view.requests.map((r: { requestId: string }) => r.requestId)).toEqual([ids[n]]);
+      const foreign = await h.app.inject({ method: 'GET', url: `/books/bulk/${ids[(n + 1) % 3]}`, headers: user.auth });
+      expect(foreign.statusCode).toBe(404);
+    }
+  });
+
+  it('inserts each book once when two replicas run their passes at the same moment', async () => {
+    const users = await Promise.all([signup(h.app), signup(h.app), signup(h.app)]);
+    for (const [n, user] of users.entries()) {
+      await submit(h.app, user, makeBooks(40, `Race${n}`));
+      await submit(h.app, user, makeBooks(15, `RaceB${n}`));
+    }
+    const other = h.replica();
+    const [one, two] = await Promise.all([runBulkPass(h.deps), runBulkPass(other)]);
+    expect(one.inserted + two.inserted).toBe(3 * 55);
+    for (const user of users) {
+      const [{ n, distinct }] = await h.deps.sql<{ n: number; distinct: number }[]>`
+        select count(*)::int as n, count(distinct (bulk_request_id, bulk_item_index))::int as distinct from books where user_id = ${user.id}`;
+      expect({ n, distinct }).toEqual({ n: 55, distinct: 55 });
+      const view = await queueView(h.app, user);
+      expect(view.requests.map((r: { stage: string; inserted: number }) => [r.stage, r.inserted])).toEqual([
+        ['processed_awaiting_report', 15],
+        ['processed_awaiting_report', 40],
+      ]);
+    }
+  });
+});

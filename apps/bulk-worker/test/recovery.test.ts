@@ -1,0 +1,128 @@
+import { freePort } from '@books/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBulkPass } from '../src/jobs/bulk-pass.js';
+import { type BulkHarness, makeBooks, queueView, requestView, signup, startBulkHarness, submit, titlesInDb } from './harness.js';
+
+let h: BulkHarness;
+beforeAll(async () => {
+  h = await startBulkHarness('bulk-recovery', { BULK_MAX_ATTEMPTS: '3', ADMIN_EMAILS: 'admin@example.com,ops@example.com', BULK_LEASE_SECONDS: '1' });
+});
+afterAll(() => h?.close());
+
+describe('a worker that dies mid-request', () => {
+  it('is resumed by another once its lease expires, with no duplicate and no loss', async () => {
+    const user = await signup(h.app);
+    const books = makeBooks(30, 'Crash');
+    const { requestId } = (await submit(h.app, user, books)).json().data;
+    const { keys, redis, sql } = h.deps;
+
+    // The state a worker leaves when it is killed after committing its first chunk (items 0-6)
+    // but before telling Redis: rows in Postgres, record still at item 0, lease still held.
+    await sql`
+      insert into books (user_id, title, author, isbn, published_year, bulk_request_id, bulk_item_index)
+      select ${user.id}::uuid, t.title, t.author, t.isbn, t.year, ${requestId}::uuid, t.idx
+      from unnest(${books.slice(0, 7).map((b) => b.title)}::text[], ${books.slice(0, 7).map((b) => b.author)}::text[],
+                  ${books.slice(0, 7).map((b) => b.isbn)}::text[], ${books.slice(0, 7).map((b) => b.publishedYear)}::int[],
+                  ${[0, 1, 2, 3, 4, 5, 6]}::int[]) as t(title, author, isbn, year, idx)`;
+    await redis.hset(keys.bulkRequest(user.id, requestId), 'stage', 'processing', 'processingStartedAt', new Date().toISOString());
+    await redis.set(keys.bulkLease(user.id), 'token-of-the-dead-worker', 'PX', 800);
+
+    expect((await queueView(h.app, user)).processing).toBe(true);
+    const whileHeld = await runBulkPass(h.deps);
+    expect(whileHeld.skippedUsers).toBe(1);
+    expect(await titlesInDb(h.deps, user.id)).toHaveLength(7);
+
+    await expect.poll(() => redis.exists(keys.bulkLease(user.id)), { timeout: 5000 }).toBe(0);
+    await runBulkPass(h.replica());
+    expect(await titlesInDb(h.deps, user.id)).toEqual(books.map((b) => b.title).sort());
+    expect(await requestView(h.app, user, requestId)).toMatchObject({ stage: 'processed_awaiting_report', inserted: 30, failed: 0, failedItems: [] });
+  });
+
+  it('hands the rest back when it is stopped, and the next pass finishes the request', async () => {
+    const user = await signup(h.app);
+    const { requestId } = (await submit(h.app, user, makeBooks(30, 'Stop'))).json().data;
+    const stop = new AbortController();
+    const recordProgress = h.deps.scripts.recordProgress;
+    // Stop (as SIGTERM does) right after the first chunk is committed and recorded.
+    const stopping = { ...h.deps, scripts: { ...h.deps.scripts, recordProgress: async (...args: Parameters<typeof recordProgress>) => {
+      const result = await recordProgress(...args);
+      stop.abort();
+      return result;
+    } } };
+    await runBulkPass(stopping, stop.signal);
+
+    const midway = await queueView(h.app, user);
+    expect(midway).toMatchObject({ processing: true, stage: 'processing', successCount: 7 });
+    expect(await h.deps.redis.exists(h.deps.keys.bulkLease(user.id))).toBe(0);
+    expect(await titlesInDb(h.deps, user.id)).toHaveLength(7);
+
+    await runBulkPass(h.deps);
+    expect(await titlesInDb(h.deps, user.id)).toHaveLength(30);
+    expect(await requestView(h.app, user, requestId)).toMatchObject({ stage: 'processed_awaiting_report', inserted: 30 });
+  });
+});
+
+describe('Postgres unreachable', () => {
+  it('keeps the work queued, counts the attempt, and a later pass after the backoff succeeds', async () => {
+    const user = await signup(h.app);
+    const { requestId } = (await submit(h.app, user, makeBooks(10, 'Down'))).json().data;
+    const broken = h.replica({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere` });
+
+    await runBulkPass(broken);
+    const afterFailure = await requestView(h.app, user, requestId);
+    expect(afterFailure).toMatchObject({ stage: 'queued', attempts: 1, inserted: 0, lastError: expect.stringMatching(/ECONNREFUSED|connect/) });
+    expect(Date.parse(afterFailure.nextAttemptAt)).toBeGreaterThan(Date.now());
+    expect(await h.deps.redis.llen(h.deps.keys.bulkItems(user.id, requestId))).toBe(10);
+
+    // Before the backoff has passed, a healthy worker leaves it alone…
+    await runBulkPass(h.deps);
+    expect(await titlesInDb(h.deps, user.id)).toHaveLength(0);
+    // …and after it, inserts everything.
+    await runBulkPass({ ...h.deps, now: () => new Date(Date.now() + 60 * 60_000) });
+    expect(await titlesInDb(h.deps, user.id)).toHaveLength(10);
+    expect(await requestView(h.app, user, requestId)).toMatchObject({ stage: 'processed_awaiting_report', inserted: 10, attempts: 1 });
+  });
+
+  it('marks the request failed once BULK_MAX_ATTEMPTS are used, visible in the queue and admin stats', async () => {
+    const user = await signup(h.app);
+    const admin = await signup(h.app, 'admin@example.com');
+    const { requestId } = (await submit(h.app, user, makeBooks(4, 'Doomed'))).json().data;
+    const broken = h.replica({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere` });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await runBulkPass({ ...broken, now: () => new Date(Date.now() + attempt * 60 * 60_000) });
+    }
+    const view = await queueView(h.app, user);
+    expect(view.requests[0]).toMatchObject({ requestId, stage: 'failed', attempts: 3, lastError: expect.any(String), failedAt: expect.any(String) });
+    expect(view).toMatchObject({ queued: false, processing: false, stage: 'failed' });
+    expect(await h.deps.redis.exists(h.deps.keys.bulkItems(user.id, requestId))).toBe(0);
+    expect(await h.deps.redis.ttl(h.deps.keys.bulkRequest(user.id, requestId))).toBeGreaterThan(0);
+
+    const stats = (await h.app.inject({ method: 'GET', url: '/admin/stats', headers: admin.auth })).json().data;
+    expect(stats.failedRequests).toBeGreaterThanOrEqual(1);
+    await runBulkPass({ ...h.deps, now: () => new Date(Date.now() + 10 * 60 * 60_000) });
+    expect(await titlesInDb(h.deps, user.id)).toHaveLength(0);
+  });
+});
+
+describe('GET /admin/stats', () => {
+  it('counts users, books, pending work, reports and failures, for admins only', async () => {
+    const nobody = await signup(h.app);
+    expect((await h.app.inject({ method: 'GET', url: '/admin/stats', headers: nobody.auth })).statusCode).toBe(403);
+    expect((await h.app.inject({ method: 'GET', url: '/admin/stats' })).statusCode).toBe(401);
+    const ops = await signup(h.app, 'ops@example.com');
+    const stats = async () => (await h.app.inject({ method: 'GET', url: '/admin/stats', headers: ops.auth })).json().data;
+
+    await runBulkPass({ ...h.deps, now: () => new Date(Date.now() + 24 * 60 * 60_000) });
+    const before = await stats();
+    const user = await signup(h.app);
+    await submit(h.app, user, makeBooks(3, 'Stats'));
+    const pending = await stats();
+    expect(pending.pendingBulkJobs).toBe(before.pendingBulkJobs + 1);
+    expect(pending.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(0);
+
+    await runBulkPass(h.deps);
+    const after = await stats();
+    const [{ users, books }] = await h.deps.sql<{ users: number; books: number }[]>`select (select count(*)::int from users) as users, (select count(*)::int from books) as books`;
+    expect(after).toMatchObject({ totalUsers: users, totalBooks: books, pendingBulkJobs: 0, pendingReports: before.pendingReports + 1, oldestPendingAgeSeconds: null });
+  });
+});
