@@ -1,0 +1,22 @@
+// Adds up the vitest JSON reports each package writes under CI and prints one plain line.
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+let passed = 0;
+let failed = 0;
+let files = 0;
+for (const group of ['apps', 'packages']) {
+  for (const name of readdirSync(group)) {
+    const report = join(group, name, 'test-results.json');
+    if (!existsSync(report)) continue;
+    const result = JSON.parse(readFileSync(report, 'utf8'));
+    files++;
+    passed += result.numPassedTests;
+    failed += result.numFailedTests;
+    // A file that failed to load counts no test; count it as a failure so it cannot pass silently.
+    for (const suite of result.testResults ?? []) if (suite.status === 'failed' && suite.assertionResults?.length === 0) failed++;
+  }
+}
+if (files === 0) console.log('no test reports found');
+console.log(`tests: ${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
