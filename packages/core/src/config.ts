@@ -62,6 +62,8 @@ export const EnvSchema = Type.Object({
   BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once (1-64)'),
   BULK_LEASE_SECONDS: Int(60, 1, 3600, 'seconds a worker holds a user\'s queue without renewing before another may take it'),
   BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record (1-365)'),
+  REPORT_TIMEZONE: Type.String({ default: 'UTC', description: 'an IANA time zone such as UTC or Europe/Paris' }),
+  REPORT_CONCURRENCY: Int(4, 1, 64, 'users a report worker reports at once (1-64)'),
   REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed (1-100)'),
   ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
   CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives (1-86400)'),
@@ -97,7 +99,7 @@ export interface Config {
     leaseMs: number;
     recordTtlSeconds: number;
   };
-  report: { cron: string; maxAttempts: number };
+  report: { cron: string; maxAttempts: number; timeZone: string; concurrency: number };
   adminEmails: string[];
   cacheTtlSeconds: number;
   rateLimit: { max: number; windowMs: number; authMax: number };
@@ -136,6 +138,9 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     throw new ConfigError(
       `Invalid configuration: JWT_SECRET must be a secret of at least 32 characters when NODE_ENV is ${e.NODE_ENV} (got ${e.JWT_SECRET.length} characters)`,
     );
+  }
+  if (!isValidTimeZone(e.REPORT_TIMEZONE)) {
+    throw new ConfigError(`Invalid configuration: REPORT_TIMEZONE must be an IANA time zone such as UTC or Europe/Paris (got ${JSON.stringify(e.REPORT_TIMEZONE)})`);
   }
   for (const [name, pattern] of [
     ['BULK_CRON', e.BULK_CRON],
@@ -176,7 +181,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       leaseMs: e.BULK_LEASE_SECONDS * 1000,
       recordTtlSeconds: e.BULK_RECORD_TTL_DAYS * 86_400,
     },
-    report: { cron: e.REPORT_CRON || `0 */${e.REPORT_GENERATION_INTERVAL} * * * *`, maxAttempts: e.REPORT_MAX_ATTEMPTS },
+    report: {
+      cron: e.REPORT_CRON || `0 */${e.REPORT_GENERATION_INTERVAL} * * * *`,
+      maxAttempts: e.REPORT_MAX_ATTEMPTS,
+      timeZone: e.REPORT_TIMEZONE,
+      concurrency: e.REPORT_CONCURRENCY,
+    },
     adminEmails: splitList(e.ADMIN_EMAILS).map((email) => email.toLowerCase()),
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: parseDuration(e.RATE_LIMIT_WINDOW), authMax: e.AUTH_RATE_LIMIT_MAX },
@@ -191,6 +201,15 @@ function splitList(value: string): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean);
+}
+
+function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isValidCron(pattern: string): boolean {

@@ -19,3 +19,4 @@ export * from './lease.js';
 export * from './schedule.js';
 export * from './schemas/bulk.js';
 export * from './worker-runtime.js';
+export * from './report/report-scripts.js';

@@ -29,6 +29,8 @@ export interface RedisKeys {
   bulkLease(userId: string): string;
   /** String: request id answered for an Idempotency-Key (hashed), for 24 hours. */
   bulkIdempotency(userId: string, keyHash: string): string;
+  /** String: the report worker's lease on this user's report (a random token, PX expiry). */
+  reportLease(userId: string): string;
 
   /** Sorted set, global: `userId:requestId` of every queued or processing request, scored by queued time. */
   bulkPending(): string;
@@ -54,6 +56,7 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkStatus: (userId) => user('bulk_status', userId),
     bulkLease: (userId) => user('bulk_lease', userId),
     bulkIdempotency: (userId, keyHash) => `${user('bulk_idempotency', userId)}:${keyHash}`,
+    reportLease: (userId) => user('report_lease', userId),
 
     bulkPending: () => `${prefix}bulk_pending`,
     reportPending: () => `${prefix}report_pending`,

@@ -3,3 +3,4 @@ export * from './database.js';
 export * from './env.js';
 export * from './redis.js';
 export * from './redis-server.js';
+export * from './smtp.js';

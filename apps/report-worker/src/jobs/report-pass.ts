@@ -1,0 +1,25 @@
+// One pass of the report worker: every user whose status awaits a report, a few at a time.
+import { mapWithConcurrency } from '@books/core';
+import { type ReportDeps, type ReportOutcome, reportUser } from './report-user.js';
+
+export type ReportPassSummary = Record<ReportOutcome | 'errored', number> & { users: number; durationMs: number };
+
+export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new AbortController().signal): Promise<ReportPassSummary> {
+  const started = performance.now();
+  // The index of users awaiting a report: no KEYS over bulk_status:*.
+  const users = await deps.redis.zrange(deps.keys.reportPending(), 0, -1);
+  const outcomes = await mapWithConcurrency(users, deps.settings.concurrency, async (userId): Promise<ReportOutcome | 'errored' | null> => {
+    if (signal.aborted) return null;
+    try {
+      return await reportUser(deps, userId);
+    } catch (err) {
+      deps.log.error({ err, userId }, 'report failed for this user; the others go on');
+      return 'errored';
+    }
+  });
+  const summary: ReportPassSummary = { users: users.length, sent: 0, cleaned_up: 0, retry_later: 0, failed: 0, waiting: 0, skipped: 0, nothing: 0, errored: 0, durationMs: 0 };
+  for (const outcome of outcomes) if (outcome) summary[outcome]++;
+  summary.durationMs = Math.round(performance.now() - started);
+  deps.log.info(summary, 'report pass done');
+  return summary;
+}

@@ -1,0 +1,142 @@
+// One user's report: under a lease, build the PDF, send one email, record that it was sent, and
+// only then mark the requests completed and drop the status. A crash after sending finds the
+// "sent" record on the next pass and only cleans up, so the user is not emailed twice.
+import { randomUUID } from 'node:crypto';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireLease, type Database, type RedisKeys, ReportLeaseLostError, type ReportScripts, ensureReportId, readReportStatus } from '@books/core';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { isPermanentSmtpFailure } from '../mail/transport.js';
+import { reportFileName, reportHtml, reportSubject, reportText } from '../mail/report-email.js';
+import type { ReportData } from '../report-data.js';
+import { gatherReport } from './gather-report.js';
+
+export interface ReportSettings {
+  maxAttempts: number;
+  leaseMs: number;
+  concurrency: number;
+  timeZone: string;
+  systemName: string;
+  company: { name: string; address: string };
+  from: { name: string; address: string };
+  pdfOutputDir: string;
+  cleanupAfterSend: boolean;
+}
+
+export interface MailSender {
+  sendMail(message: {
+    from: { name: string; address: string };
+    to: string;
+    subject: string;
+    html: string;
+    text: string;
+    messageId: string;
+    attachments: { filename: string; content: Buffer; contentType: string }[];
+  }): Promise<{ messageId: string; accepted?: unknown[] }>;
+}
+
+export interface PdfRenderer {
+  render(data: ReportData): Promise<Buffer>;
+}
+
+export interface ReportDeps {
+  db: Database;
+  redis: Redis;
+  keys: RedisKeys;
+  scripts: ReportScripts;
+  renderer: PdfRenderer;
+  mailer: MailSender;
+  log: Logger;
+  now: () => Date;
+  settings: ReportSettings;
+}
+
+export type ReportOutcome = 'sent' | 'cleaned_up' | 'retry_later' | 'failed' | 'waiting' | 'skipped' | 'nothing';
+
+/** 1 min, 2 min, 4 min … capped at 30 min. */
+export const reportRetryDelayMs = (attempts: number) => Math.min(60_000 * 2 ** (attempts - 1), 30 * 60_000);
+
+export async function reportUser(deps: ReportDeps, userId: string): Promise<ReportOutcome> {
+  const { redis, keys, scripts, log, settings } = deps;
+  const lease = await acquireLease(redis, keys.reportLease(userId), settings.leaseMs);
+  if (!lease) return 'skipped';
+  try {
+    const status = await readReportStatus(redis, keys, userId);
+    if (!status) {
+      // Index entry without a status: nothing to report (it was completed by another worker).
+      await redis.zrem(keys.reportPending(), userId);
+      return 'nothing';
+    }
+    if (status.sent) {
+      await scripts.complete(userId, lease.token, { requestIds: status.sent.requestIds, completedAt: deps.now(), messageId: status.sent.messageId });
+      log.info({ userId, reportId: status.sent.reportId }, 'report was sent before a crash; finished the clean-up without sending again');
+      return 'cleaned_up';
+    }
+    if (status.nextAttemptAt && Date.parse(status.nextAttemptAt) > deps.now().getTime()) return 'waiting';
+
+    const reportId = await ensureReportId(redis, keys, userId, randomUUID());
+    const requestIds = status.requestIds;
+    let messageId = '';
+    let pdfPath: string | null = null;
+    try {
+      const gathered = await gatherReport(deps.db, redis, keys, userId, requestIds, {
+        reportId,
+        generatedAt: deps.now(),
+        timeZone: settings.timeZone,
+        systemName: settings.systemName,
+        company: settings.company,
+      });
+      if (!gathered.ok) {
+        await scripts.recordFailure(userId, lease.token, failureOf(deps, requestIds, gathered.reason, true, status.reportAttempts));
+        log.error({ userId, reportId, reason: gathered.reason }, 'report cannot be made; requests marked failed');
+        return 'failed';
+      }
+      const { data } = gathered;
+      const pdf = await deps.renderer.render(data);
+      const filename = reportFileName(data);
+      if (settings.pdfOutputDir) {
+        await mkdir(settings.pdfOutputDir, { recursive: true });
+        pdfPath = join(settings.pdfOutputDir, filename);
+        await writeFile(pdfPath, pdf);
+      }
+      // Stable across attempts: a resend after a crash carries the same Message-ID.
+      messageId = `<report-${reportId}@${settings.from.address.split('@')[1] ?? 'books.local'}>`;
+      const info = await deps.mailer.sendMail({
+        from: settings.from,
+        to: data.user.email,
+        subject: reportSubject(data),
+        html: reportHtml(data),
+        text: reportText(data),
+        messageId,
+        attachments: [{ filename, content: pdf, contentType: 'application/pdf' }],
+      });
+      messageId = info.messageId || messageId;
+      await scripts.markSent(userId, lease.token, { reportId, messageId, requestIds, sentAt: deps.now() });
+      log.info({ userId, reportId, messageId, requests: requestIds.length, to: data.user.email, bytes: pdf.length }, 'report sent');
+    } catch (err) {
+      if (err instanceof ReportLeaseLostError) throw err;
+      const permanent = isPermanentSmtpFailure(err);
+      const message = err instanceof Error ? err.message : String(err);
+      const result = await scripts.recordFailure(userId, lease.token, failureOf(deps, requestIds, message, permanent, status.reportAttempts));
+      const context = { err, userId, reportId, attempts: result.attempts, permanent };
+      if (result.failed) log.error(context, 'report could not be delivered; requests marked failed');
+      else log.warn(context, 'report attempt failed; it stays pending and is retried with backoff');
+      return result.failed ? 'failed' : 'retry_later';
+    }
+    await scripts.complete(userId, lease.token, { requestIds, completedAt: deps.now(), messageId });
+    if (pdfPath && settings.cleanupAfterSend) await unlink(pdfPath).catch((err) => log.warn({ err, pdfPath }, 'could not remove the sent PDF'));
+    return 'sent';
+  } catch (err) {
+    if (!(err instanceof ReportLeaseLostError)) throw err;
+    log.warn({ userId }, err.message);
+    return 'skipped';
+  } finally {
+    await lease.release().catch((err) => log.warn({ err, userId }, 'could not release the report lease; it expires by itself'));
+  }
+}
+
+function failureOf(deps: ReportDeps, requestIds: string[], error: string, permanent: boolean, attemptsSoFar: number) {
+  const now = deps.now();
+  return { requestIds, error, permanent, now, nextAttemptAt: new Date(now.getTime() + reportRetryDelayMs(attemptsSoFar + 1)), maxAttempts: deps.settings.maxAttempts };
+}

@@ -1,0 +1,87 @@
+// The report email: a clear subject with the counts, a styled HTML body readable on phones, a
+// plain-text alternative, and the PDF. Every user-supplied string is escaped in the HTML;
+// headers carry no user text except the recipient address, which nodemailer encodes.
+import type { ReportData } from '../report-data.js';
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
+
+export function reportFileName(data: ReportData): string {
+  return `book-import-report-${data.generatedAt.slice(0, 10)}-${data.reportId.slice(0, 8)}.pdf`;
+}
+
+export function reportSubject(data: ReportData): string {
+  const { submitted, inserted, failed } = data.totals;
+  const imports = data.requests.length === 1 ? 'Your book import' : `Your ${data.requests.length} book imports`;
+  return `${imports}: ${inserted} of ${submitted} added${failed ? `, ${failed} failed` : ''}`;
+}
+
+function rateColour(rate: number): string {
+  if (rate >= 90) return '#1a7f37';
+  if (rate >= 50) return '#b26b00';
+  return '#c62828';
+}
+
+export function reportHtml(data: ReportData): string {
+  const { submitted, inserted, failed, successRate } = data.totals;
+  const colour = rateColour(successRate);
+  const failures = data.requests.flatMap((r) => r.failedItems).slice(0, 10);
+  const more = data.totals.failed - failures.length;
+  const failureRows = failures
+    .map(
+      (f) =>
+        `<tr><td style="padding:6px 8px;border-top:1px solid #eee;">${escapeHtml(f.title ?? '(no title)')}</td><td style="padding:6px 8px;border-top:1px solid #eee;color:#666;">${escapeHtml(f.reason)}</td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(reportSubject(data))}</title></head>
+<body style="margin:0;padding:0;background:#f4f5f7;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#1f2328;">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f4f5f7;padding:16px 0;"><tr><td align="center">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:600px;background:#ffffff;border-radius:8px;overflow:hidden;">
+<tr><td style="background:#1e3a5f;color:#ffffff;padding:20px 24px;">
+<div style="font-size:18px;font-weight:bold;">${escapeHtml(data.company.name)}</div>
+<div style="font-size:13px;opacity:.85;">Bulk book processing report</div></td></tr>
+<tr><td style="padding:24px;">
+<p style="margin:0 0 16px;">Hello ${escapeHtml(data.user.username)},</p>
+<p style="margin:0 0 16px;">Your ${data.requests.length === 1 ? 'import has' : `${data.requests.length} imports have`} been processed. The full report is attached as a PDF.</p>
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="margin:0 0 16px;text-align:center;">
+<tr>
+<td style="padding:12px;background:#f6f8fa;border-radius:6px;"><div style="font-size:22px;font-weight:bold;">${submitted}</div><div style="font-size:12px;color:#666;">submitted</div></td>
+<td style="width:8px;"></td>
+<td style="padding:12px;background:#eaf6ec;border-radius:6px;"><div style="font-size:22px;font-weight:bold;color:#1a7f37;">${inserted}</div><div style="font-size:12px;color:#666;">added</div></td>
+<td style="width:8px;"></td>
+<td style="padding:12px;background:#fdecea;border-radius:6px;"><div style="font-size:22px;font-weight:bold;color:#c62828;">${failed}</div><div style="font-size:12px;color:#666;">failed</div></td>
+</tr></table>
+<p style="margin:0 0 16px;font-size:15px;">Success rate: <strong style="color:${colour};">${successRate.toFixed(1)}%</strong></p>
+${
+  failures.length
+    ? `<p style="margin:16px 0 8px;font-weight:bold;">Books that were not added${more > 0 ? ` (first ${failures.length} of ${data.totals.failed})` : ''}</p>
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="font-size:13px;border-collapse:collapse;">${failureRows}</table>`
+    : '<p style="margin:0;">Every book was added.</p>'
+}
+</td></tr>
+<tr><td style="padding:16px 24px;background:#f6f8fa;font-size:12px;color:#666;">${escapeHtml(data.company.name)} · ${escapeHtml(data.company.address)}<br>Report ${escapeHtml(data.reportId)}</td></tr>
+</table></td></tr></table></body></html>`;
+}
+
+export function reportText(data: ReportData): string {
+  const { submitted, inserted, failed, successRate } = data.totals;
+  const lines = [
+    `Hello ${data.user.username},`,
+    '',
+    `Your book ${data.requests.length === 1 ? 'import has' : 'imports have'} been processed.`,
+    '',
+    `Submitted: ${submitted}`,
+    `Added:     ${inserted}`,
+    `Failed:    ${failed}`,
+    `Success rate: ${successRate.toFixed(1)}%`,
+  ];
+  const failures = data.requests.flatMap((r) => r.failedItems);
+  if (failures.length) {
+    lines.push('', 'Books that were not added:');
+    for (const f of failures.slice(0, 50)) lines.push(`- #${f.index} "${f.title ?? '(no title)'}": ${f.reason}`);
+    if (failures.length > 50) lines.push(`… and ${failures.length - 50} more in the attached PDF.`);
+  }
+  lines.push('', `The full report is attached (report ${data.reportId}).`, '', `${data.company.name}`, data.company.address);
+  return lines.join('\n');
+}

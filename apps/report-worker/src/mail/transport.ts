@@ -1,0 +1,29 @@
+// One pooled SMTP transport for the worker's lifetime, built from config. nodemailer never
+// retries a failed send: retries and backoff are the report job's.
+import type { Config } from '@books/core';
+import nodemailer from 'nodemailer';
+
+export type Mailer = ReturnType<typeof createMailTransport>;
+
+export function createMailTransport(smtp: Config['smtp']) {
+  return nodemailer.createTransport({
+    pool: true,
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.pass } } : {}),
+    maxConnections: 5,
+    maxMessages: 100,
+    // A dropped pooled connection would otherwise re-queue the same message for ever (nodemailer#1105).
+    maxRequeues: 1,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
+}
+
+/** Temporary failures (no connection, 4xx) are retried on later passes; 5xx are final. */
+export function isPermanentSmtpFailure(err: unknown): boolean {
+  const code = (err as { responseCode?: unknown })?.responseCode;
+  return typeof code === 'number' && code >= 500 && code < 600;
+}

@@ -1,0 +1,27 @@
+// The report worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
+import { ConfigError, createLogger, loadConfig, runOnce, runScheduled } from '@books/core';
+import { runReportPass } from './jobs/report-pass.js';
+import { createReportDeps } from './wiring.js';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
+
+const log = createLogger(config, 'report-worker');
+const deps = createReportDeps(config, log);
+const worker = {
+  name: 'report-worker',
+  cron: config.report.cron,
+  log,
+  pass: (signal: AbortSignal) => runReportPass({ ...deps, log: log.child({ pass: new Date().toISOString() }) }, signal),
+  close: () => deps.close(),
+};
+log.info({ smtp: `${config.smtp.host}:${config.smtp.port}`, pdfOutputDir: config.pdf.outputDir || null }, 'report worker starting');
+
+if (process.argv.includes('--once')) process.exitCode = await runOnce(worker);
+else runScheduled(worker);

@@ -1,0 +1,152 @@
+// Processing timeline: one card per bulk request with its counts and queued → started → processed.
+import { StyleSheet, Text, View } from '@react-pdf/renderer';
+import type { ReportData, ReportRequest } from '../report-data.js';
+import { formatCount, formatDateTime, formatDuration, formatPercent, successRate, zoneLabel } from './format.js';
+import { SectionTitle } from './section-title.js';
+import { colors, styles } from './styles.js';
+
+const DOT = 9;
+
+const local = StyleSheet.create({
+  card: { borderWidth: 1, borderColor: colors.rule, borderRadius: 3, marginBottom: 10 },
+  cardHead: {
+    flexDirection: 'row',
+    justifyContent: 'space-between',
+    alignItems: 'center',
+    backgroundColor: colors.panel,
+    paddingVertical: 6,
+    paddingHorizontal: 10,
+    borderTopLeftRadius: 3,
+    borderTopRightRadius: 3,
+  },
+  requestTitle: { fontSize: 9.5, fontWeight: 700 },
+  requestId: { fontSize: 8, color: colors.muted, marginTop: 1 },
+  counts: { flexDirection: 'row' },
+  count: { marginLeft: 14, alignItems: 'flex-end' },
+  countValue: { fontSize: 10, fontWeight: 700 },
+  cardBody: { paddingTop: 11, paddingBottom: 10, paddingHorizontal: 10 },
+  track: { flexDirection: 'row' },
+  step: { width: '33.33%' },
+  stepLine: { flexDirection: 'row', alignItems: 'center', minHeight: 11 },
+  dot: { width: DOT, height: DOT, borderRadius: DOT / 2, borderWidth: 2 },
+  connector: { flexGrow: 1, height: 1.2, backgroundColor: colors.rule },
+  gap: { fontSize: 7, color: colors.muted, paddingHorizontal: 5, flexShrink: 0 },
+  stepText: { marginTop: 5, paddingRight: 8 },
+  durationRow: { flexDirection: 'row', marginTop: 10, paddingTop: 7, borderTopWidth: 1, borderTopColor: colors.rule },
+  durationLabel: { fontSize: 8.5, color: colors.muted, marginRight: 6 },
+  durationValue: { fontSize: 8.5, fontWeight: 700 },
+});
+
+function elapsed(from: string | null, to: string | null): number | null {
+  if (from === null || to === null) return null;
+  return Date.parse(to) - Date.parse(from);
+}
+
+interface Step {
+  label: string;
+  at: string | null;
+  color: string;
+  /** Caption on the line to the next step. */
+  gap?: string;
+}
+
+function TimelineTrack({ steps, timeZone, zone }: { steps: Step[]; timeZone: string; zone: boolean }) {
+  return (
+    <View style={local.track}>
+      {steps.map((step) => (
+        <View key={step.label} style={local.step}>
+          <View style={local.stepLine}>
+            <View style={[local.dot, { borderColor: step.color, backgroundColor: step.at === null ? '#FFFFFF' : step.color }]} />
+            {step.gap === undefined ? null : (
+              <>
+                <View style={local.connector} />
+                <Text style={local.gap}>{step.gap}</Text>
+                <View style={local.connector} />
+              </>
+            )}
+          </View>
+          <View style={local.stepText}>
+            <Text style={styles.label}>{step.label}</Text>
+            <Text style={styles.value}>{formatDateTime(step.at, timeZone, { zone })}</Text>
+          </View>
+        </View>
+      ))}
+    </View>
+  );
+}
+
+interface CardProps {
+  request: ReportRequest;
+  position: number;
+  of: number;
+  timeZone: string;
+  /** Whether each date names its zone; not needed when one caption can say it for all. */
+  zone: boolean;
+}
+
+function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
+  const rate = successRate(request.inserted, request.submitted);
+  const counts = [
+    { label: 'Submitted', value: formatCount(request.submitted), color: colors.ink },
+    { label: 'Inserted', value: formatCount(request.inserted), color: colors.inserted },
+    { label: 'Failed', value: formatCount(request.failed), color: request.failed > 0 ? colors.failed : colors.ink },
+    { label: 'Success', value: rate === null ? '—' : formatPercent(rate), color: colors.ink },
+  ];
+  const waited = elapsed(request.queuedAt, request.processingStartedAt);
+  const steps: Step[] = [
+    { label: 'Queued at', at: request.queuedAt, color: colors.faint, gap: waited === null ? '' : `waited ${formatDuration(waited)}` },
+    {
+      label: 'Processing started',
+      at: request.processingStartedAt,
+      color: colors.accent,
+      gap: request.durationMs === null ? '' : `took ${formatDuration(request.durationMs)}`,
+    },
+    { label: 'Processed at', at: request.processedAt, color: colors.inserted },
+  ];
+
+  return (
+    <View style={local.card} wrap={false}>
+      <View style={local.cardHead}>
+        <View>
+          <Text style={local.requestTitle}>{of === 1 ? 'Bulk request' : `Request ${position} of ${of}`}</Text>
+          <Text style={local.requestId}>{request.requestId}</Text>
+        </View>
+        <View style={local.counts}>
+          {counts.map((count) => (
+            <View key={count.label} style={local.count}>
+              <Text style={styles.label}>{count.label}</Text>
+              <Text style={[local.countValue, { color: count.color }]}>{count.value}</Text>
+            </View>
+          ))}
+        </View>
+      </View>
+      <View style={local.cardBody}>
+        <TimelineTrack steps={steps} timeZone={timeZone} zone={zone} />
+        <View style={local.durationRow}>
+          <Text style={local.durationLabel}>Processing duration</Text>
+          <Text style={local.durationValue}>{formatDuration(request.durationMs)}</Text>
+        </View>
+      </View>
+    </View>
+  );
+}
+
+export function TimelineSection({ data }: { data: ReportData }) {
+  const { requests, timeZone } = data;
+  const dates = requests.flatMap((r) => [r.queuedAt, r.processingStartedAt, r.processedAt]).filter((at): at is string => at !== null);
+  // One caption names the zone, unless the dates straddle a daylight-saving change.
+  const labels = new Set(dates.map((at) => zoneLabel(at, timeZone)));
+  const [label] = labels;
+  const zonePerDate = labels.size > 1;
+  const aside = zonePerDate || label === undefined ? undefined : `Times in ${label === timeZone ? timeZone : `${timeZone} (${label})`}`;
+  return (
+    <>
+      {/* A card is about 130 points and never splits. */}
+      <SectionTitle title="Processing timeline" aside={aside} keepWithNext={130} />
+      {requests.length === 0 ? <Text style={styles.note}>No bulk requests are part of this report.</Text> : null}
+      {requests.map((request, i) => (
+        <RequestCard key={request.requestId} request={request} position={i + 1} of={requests.length} timeZone={timeZone} zone={zonePerDate} />
+      ))}
+    </>
+  );
+}

@@ -1,0 +1,44 @@
+import { type Config, createDb, createRedisClient, createRedisKeys, createReportScripts } from '@books/core';
+import type { Logger } from 'pino';
+import type { ReportDeps } from './jobs/report-user.js';
+import { createMailTransport } from './mail/transport.js';
+import { createPdfRenderer } from './pdf/render-pool.js';
+
+export const SYSTEM_NAME = 'Books Service';
+
+/** Builds the worker's dependencies from config: what main.ts and the tests both use. */
+export function createReportDeps(config: Config, log: Logger): ReportDeps & { close(): Promise<void> } {
+  const db = createDb(config.databaseUrl, { max: 2, applicationName: 'books-report-worker' });
+  const redis = createRedisClient(config.redisUrl, 'worker', log, 'report-worker');
+  const keys = createRedisKeys(config.redisKeyPrefix);
+  const mailer = createMailTransport(config.smtp);
+  const renderer = createPdfRenderer({ concurrency: Math.min(2, config.report.concurrency) });
+  return {
+    db: db.db,
+    redis,
+    keys,
+    scripts: createReportScripts(redis, keys, { recordTtlSeconds: config.bulk.recordTtlSeconds }),
+    renderer,
+    mailer,
+    log,
+    now: () => new Date(),
+    settings: {
+      maxAttempts: config.report.maxAttempts,
+      // Rendering and sending take seconds; a minute leaves room without stalling a crashed worker's users long.
+      leaseMs: 60_000,
+      concurrency: config.report.concurrency,
+      timeZone: config.report.timeZone,
+      systemName: SYSTEM_NAME,
+      company: config.company,
+      from: { name: config.mail.fromName, address: config.mail.fromEmail },
+      pdfOutputDir: config.pdf.outputDir,
+      cleanupAfterSend: config.pdf.cleanupAfterSend,
+    },
+    async close() {
+      await renderer.close();
+      mailer.close();
+      redis.disconnect();
+      await db.close();
+    },
+  };
+}
