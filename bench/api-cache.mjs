@@ -3,11 +3,11 @@
 // the API keeps on its hottest read. Prints a table, then one JSON line as the last line of stdout.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropDatabase, freshDatabase, REDIS_URL, unlinkPrefix } from './lib/datastores.mjs';
-import { freePort, startNode, stopAll, waitForHttp } from './lib/processes.mjs';
+import { cpuSeconds, freePort, startNode, stopAll, waitForHttp } from './lib/processes.mjs';
 import { ensureWrk, runWrk } from './lib/wrk.mjs';
 
 const BOOKS = 20;
@@ -61,7 +61,7 @@ async function startApi(databaseUrl, prefix) {
   });
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health/live`, child);
-  return base;
+  return { base, pid: child.pid };
 }
 
 /** Signs up, adds the books, and leaves the list cached: returns the token and the cached body. */
@@ -69,17 +69,27 @@ async function seed(api) {
   const id = randomBytes(4).toString('hex');
   const signup = await expect(
     201,
-    call(api, '/auth/signup', { method: 'POST', json: { username: `bench_${id}`, email: `bench_${id}@example.com`, password: 'bench-password-1' } }),
+    call(api, '/auth/signup', {
+      method: 'POST',
+      json: { username: `bench_${id}`, email: `bench_${id}@example.com`, password: 'bench-password-1' },
+    }),
     'POST /auth/signup',
   );
   const { token } = JSON.parse(signup.text);
   const genres = ['Fiction', 'History', 'Science', 'Poetry'];
   for (let i = 0; i < BOOKS; i++) {
-    const book = { title: `Benchmark Book ${i + 1}`, author: `Author ${(i % 5) + 1}`, isbn: isbn13(i + 1), publishedYear: 1950 + i, genre: genres[i % 4] };
+    const book = {
+      title: `Benchmark Book ${i + 1}`,
+      author: `Author ${(i % 5) + 1}`,
+      isbn: isbn13(i + 1),
+      publishedYear: 1950 + i,
+      genre: genres[i % 4],
+    };
     await expect(201, call(api, '/books', { method: 'POST', token, json: book }), 'POST /books');
   }
   const miss = await expect(200, call(api, '/books', { token }), 'GET /books');
-  if (miss.headers.get('x-cache') !== 'MISS') throw new Error(`first GET /books: expected X-Cache: MISS, got ${miss.headers.get('x-cache')}`);
+  if (miss.headers.get('x-cache') !== 'MISS')
+    throw new Error(`first GET /books: expected X-Cache: MISS, got ${miss.headers.get('x-cache')}`);
   const hit = await expectHit(api, token);
   const { count } = JSON.parse(hit.text);
   if (count !== BOOKS) throw new Error(`GET /books: expected ${BOOKS} books, got ${count}`);
@@ -96,7 +106,7 @@ async function startBare(body, dir) {
   const port = await freePort();
   const bodyFile = join(dir, 'body.json');
   writeFileSync(bodyFile, body);
-  const child = startNode(bareServer, { PATH: process.env.PATH, BARE_PORT: String(port), BARE_BODY_FILE: bodyFile });
+  const child = startNode(bareServer, { PATH: process.env.PATH }, [String(port), bodyFile]);
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/books`, child);
   const res = await expect(200, call(base, '/books'), 'bare GET /books');
@@ -104,32 +114,50 @@ async function startBare(body, dir) {
   if (Buffer.byteLength(res.text) !== Buffer.byteLength(body)) {
     throw new Error(`bare body is ${Buffer.byteLength(res.text)} bytes, the API's ${Buffer.byteLength(body)}`);
   }
-  return { base, identical: res.text === body };
+  return { base, pid: child.pid, identical: res.text === body };
 }
 
-/** A warm-up run (discarded: JIT, connection set-up), then the measured one. */
-async function load(url, headers) {
+/**
+ * A warm-up run (discarded: JIT, connection set-up), then the measured one. The server's CPU time
+ * per request is taken too: it moves less than req/s when other work shares the machine.
+ */
+async function load(url, pid, headers) {
   await runWrk(url, { durationS: WARMUP_S, connections: CONNECTIONS, headers });
+  const cpuBefore = cpuSeconds(pid);
   const result = await runWrk(url, { durationS: DURATION_S, connections: CONNECTIONS, headers });
+  const cpuAfter = cpuSeconds(pid);
   if (result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} of ${result.requests} responses were not 2xx`);
-  return result;
+  const cpuUsPerRequest = cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1e6) / result.requests;
+  return { ...result, cpuUsPerRequest };
 }
 
-function report({ api, bare }, bodyBytes, identical) {
+function report({ api, bare }, bodyBytes, identical, load1m) {
   const ratio = api.rps / bare.rps;
+  const cpuRatio = api.cpuUsPerRequest && bare.cpuUsPerRequest ? bare.cpuUsPerRequest / api.cpuUsPerRequest : null;
+  const fixed = (value, digits) => (value === null ? '-' : value.toFixed(digits));
   const row = (name, r) =>
-    `${name.padEnd(34)}${r.rps.toFixed(0).padStart(10)}${r.p50Ms.toFixed(2).padStart(10)}${r.p99Ms.toFixed(2).padStart(10)}`;
+    `${name.padEnd(32)}${fixed(r.rps, 0).padStart(10)}${fixed(r.p50Ms, 2).padStart(10)}${fixed(r.p99Ms, 2).padStart(10)}${fixed(r.cpuUsPerRequest, 0).padStart(12)}`;
   console.log(
     [
       `GET /books, ${BOOKS} books (${bodyBytes}-byte body${identical ? ', byte-identical on both' : ''}); wrk 1 thread, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up`,
-      `API rate limit on, at ${RATE_LIMIT_MAX} per window so that it never rejects`,
-      `${'target'.padEnd(34)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
+      `API rate limit on, at ${RATE_LIMIT_MAX} per window so that it never rejects; load average before the run: ${load1m.toFixed(2)}`,
+      'CPU us/req: CPU time of the server process per request (steadier than req/s when the machine is shared)',
+      `${'target'.padEnd(32)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'CPU us/req'.padStart(12)}`,
       row('API, authenticated cache hit', api),
       row('bare Fastify route', bare),
-      `ratio cache hit / bare: ${(ratio * 100).toFixed(1)}% (target >= ${TARGET_RATIO * 100}%: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})`,
+      `ratio cache hit / bare: ${(ratio * 100).toFixed(1)}% (target >= ${TARGET_RATIO * 100}%: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})` +
+        (cpuRatio === null ? '' : `; by server CPU per request: ${(cpuRatio * 100).toFixed(1)}%`),
     ].join('\n'),
   );
-  const round = (r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, requests: r.requests, socketErrors: r.socketErrors });
+  const summary = (r) => ({
+    rps: Math.round(r.rps),
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    cpuUsPerRequest: r.cpuUsPerRequest === null ? null : Math.round(r.cpuUsPerRequest),
+    requests: r.requests,
+    socketErrors: r.socketErrors,
+  });
+  const round3 = (value) => (value === null ? null : Math.round(value * 1000) / 1000);
   console.log(
     JSON.stringify({
       bench: 'api-cache',
@@ -138,9 +166,11 @@ function report({ api, bare }, bodyBytes, identical) {
       connections: CONNECTIONS,
       durationS: DURATION_S,
       rateLimitMax: RATE_LIMIT_MAX,
-      api: round(api),
-      bare: round(bare),
-      ratio: Math.round(ratio * 1000) / 1000,
+      load1m: round3(load1m),
+      api: summary(api),
+      bare: summary(bare),
+      ratio: round3(ratio),
+      cpuRatio: round3(cpuRatio),
       target: TARGET_RATIO,
       met: ratio >= TARGET_RATIO,
     }),
@@ -160,17 +190,19 @@ async function cleanUp(what, step) {
 ensureWrk();
 const prefix = `bench:${randomBytes(4).toString('hex')}:`;
 const tmp = mkdtempSync(join(tmpdir(), 'books-bench-'));
+// Other work on this machine skews req/s: say how busy it was (before our own set-up adds to it).
+const load1m = loadavg()[0];
 try {
   log(`preparing database ${DB_NAME} and Redis prefix ${prefix}`);
   const api = await startApi(await freshDatabase(DB_NAME), prefix);
-  const { token, body } = await seed(api);
+  const { token, body } = await seed(api.base);
   const bare = await startBare(body, tmp);
   log(`loading the API for ${WARMUP_S + DURATION_S} s`);
-  const apiResult = await load(`${api}/books`, { Authorization: `Bearer ${token}` });
-  await expectHit(api, token); // The whole run was served from the cache.
+  const apiResult = await load(`${api.base}/books`, api.pid, { Authorization: `Bearer ${token}` });
+  await expectHit(api.base, token); // The whole run was served from the cache.
   log(`loading the bare route for ${WARMUP_S + DURATION_S} s`);
-  const bareResult = await load(`${bare.base}/books`);
-  report({ api: apiResult, bare: bareResult }, Buffer.byteLength(body), bare.identical);
+  const bareResult = await load(`${bare.base}/books`, bare.pid);
+  report({ api: apiResult, bare: bareResult }, Buffer.byteLength(body), bare.identical, load1m);
 } catch (err) {
   process.exitCode = 1;
   log(`failed: ${err.stack ?? err}`);

@@ -1,6 +1,6 @@
 // The baseline for api-cache.mjs: a bare Fastify route (no auth, no hooks, no plugins) answering
 // GET /books with the body the API served from its cache, serialised through the same response schema.
-// Started by api-cache.mjs with BARE_PORT and BARE_BODY_FILE (a JSON file holding that body).
+// Usage: node bench/bare-server.mjs <port> <body.json>  (started by api-cache.mjs)
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -10,9 +10,10 @@ const requireFromApi = createRequire(new URL('../apps/api/package.json', import.
 const Fastify = requireFromApi('fastify');
 const { BookListResponseSchema } = await import(pathToFileURL(requireFromApi.resolve('@books/core')).href);
 
-const body = JSON.parse(readFileSync(process.env.BARE_BODY_FILE, 'utf8'));
+const [port, bodyFile] = process.argv.slice(2);
+const body = JSON.parse(readFileSync(bodyFile, 'utf8'));
 const app = Fastify({ logger: false });
 app.get('/books', { schema: { response: { 200: BookListResponseSchema } } }, async () => body);
 
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => app.close().then(() => process.exit(0)));
-await app.listen({ host: '127.0.0.1', port: Number(process.env.BARE_PORT) });
+await app.listen({ host: '127.0.0.1', port: Number(port) });

@@ -7,6 +7,7 @@ const postgres = requireFromApi('postgres');
 const { Redis } = requireFromApi('ioredis');
 const { ensureDatabase, runMigrations } = await import(pathToFileURL(requireFromApi.resolve('@books/core')).href);
 
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a script run by node, not a turbo task
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 

@@ -1,5 +1,6 @@
 // Child processes for benchmarks: started on loopback ports, awaited until they answer, always stopped.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -18,12 +19,24 @@ export function freePort() {
   });
 }
 
-/** Starts `node file`; its output goes to our stderr so that stdout carries only results. */
-export function startNode(file, env) {
-  const child = spawn(process.execPath, [file], { env, stdio: ['ignore', 2, 2] });
+/** Starts `node file ...args`; its output goes to our stderr so that stdout carries only results. */
+export function startNode(file, env, args = []) {
+  const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', 2, 2] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; null where there is no /proc. */
+export function cpuSeconds(pid) {
+  try {
+    // After the command name (which may hold spaces), utime and stime are the 12th and 13th fields, in ticks of 1/100 s.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 /** Polls `url` until it answers 2xx; fails early if the process dies first. */
