@@ -13,6 +13,7 @@ export function createBulkDeps(config: Config, log: Logger): BulkDeps & { db: Db
     maxAttempts: config.bulk.maxAttempts,
     leaseMs: config.bulk.leaseMs,
     concurrency: config.bulk.concurrency,
+    retryBaseMs: config.bulk.retryBaseMs,
   };
   const scripts = createBulkWorkerScripts(redis, keys, {
     leaseMs: settings.leaseMs,

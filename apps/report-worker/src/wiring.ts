@@ -24,6 +24,7 @@ export function createReportDeps(config: Config, log: Logger): ReportDeps & { cl
     now: () => new Date(),
     settings: {
       maxAttempts: config.report.maxAttempts,
+      retryBaseMs: config.report.retryBaseMs,
       // Rendering and sending take seconds; a minute leaves room without stalling a crashed worker's users long.
       leaseMs: 60_000,
       concurrency: config.report.concurrency,

@@ -3,6 +3,7 @@ import { type App, buildApp } from '@books/api';
 import { createBulkDeps, runBulkPass } from '@books/bulk-worker';
 import { loadConfig } from '@books/core';
 import { createSmtpCatcher, createTestContext, type ReceivedMail, type SmtpCatcher, type TestContext } from '@books/testing';
+export { pdfText } from '@books/testing';
 import { pino } from 'pino';
 import { createReportDeps } from '../src/wiring.js';
 
@@ -81,19 +82,6 @@ export function pdfOf(mail: ReceivedMail): Buffer {
   const attachment = mail.parsed.attachments.find((a) => a.contentType === 'application/pdf');
   if (!attachment) throw new Error('no PDF attached');
   return attachment.content;
-}
-
-/** The text of every page, joined, as a reader of the PDF would see it. */
-export async function pdfText(pdf: Buffer): Promise<{ pages: number; text: string }> {
-  const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');
-  const doc = await getDocument({ data: new Uint8Array(pdf), useSystemFonts: false, isEvalSupported: false }).promise;
-  const texts: string[] = [];
-  for (let n = 1; n <= doc.numPages; n++) {
-    const content = await (await doc.getPage(n)).getTextContent();
-    texts.push(content.items.map((item) => ('str' in item ? item.str : '')).join(' '));
-  }
-  await doc.destroy();
-  return { pages: doc.numPages, text: texts.join('\n').replace(/\s+/g, ' ') };
 }
 
 export const validBooks = (count: number, prefix: string) =>

@@ -61,9 +61,11 @@ export const EnvSchema = Type.Object({
   BULK_CHUNK_SIZE: Int(2000, 1, 5000, 'books inserted per transaction by the bulk worker (1-5000)'),
   BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once (1-64)'),
   BULK_LEASE_SECONDS: Int(60, 1, 3600, 'seconds a worker holds a user\'s queue without renewing before another may take it'),
+  BULK_RETRY_BASE_SECONDS: Int(30, 1, 86_400, 'seconds before the first retry of a failed bulk attempt; doubles each time, capped at 30x'),
   BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record (1-365)'),
   REPORT_TIMEZONE: Type.String({ default: 'UTC', description: 'an IANA time zone such as UTC or Europe/Paris' }),
   REPORT_CONCURRENCY: Int(4, 1, 64, 'users a report worker reports at once (1-64)'),
+  REPORT_RETRY_BASE_SECONDS: Int(60, 1, 86_400, 'seconds before the first retry of a failed report; doubles each time, capped at 30x'),
   REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed (1-100)'),
   ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
   CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives (1-86400)'),
@@ -97,9 +99,10 @@ export interface Config {
     chunkSize: number;
     concurrency: number;
     leaseMs: number;
+    retryBaseMs: number;
     recordTtlSeconds: number;
   };
-  report: { cron: string; maxAttempts: number; timeZone: string; concurrency: number };
+  report: { cron: string; maxAttempts: number; retryBaseMs: number; timeZone: string; concurrency: number };
   adminEmails: string[];
   cacheTtlSeconds: number;
   rateLimit: { max: number; windowMs: number; authMax: number };
@@ -179,11 +182,13 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       chunkSize: e.BULK_CHUNK_SIZE,
       concurrency: e.BULK_CONCURRENCY,
       leaseMs: e.BULK_LEASE_SECONDS * 1000,
+      retryBaseMs: e.BULK_RETRY_BASE_SECONDS * 1000,
       recordTtlSeconds: e.BULK_RECORD_TTL_DAYS * 86_400,
     },
     report: {
       cron: e.REPORT_CRON || `0 */${e.REPORT_GENERATION_INTERVAL} * * * *`,
       maxAttempts: e.REPORT_MAX_ATTEMPTS,
+      retryBaseMs: e.REPORT_RETRY_BASE_SECONDS * 1000,
       timeZone: e.REPORT_TIMEZONE,
       concurrency: e.REPORT_CONCURRENCY,
     },

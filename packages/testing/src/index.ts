@@ -4,3 +4,4 @@ export * from './env.js';
 export * from './redis.js';
 export * from './redis-server.js';
 export * from './smtp.js';
+export * from './pdf.js';

@@ -22,6 +22,7 @@ export interface BulkSettings {
   maxAttempts: number;
   leaseMs: number;
   concurrency: number;
+  retryBaseMs: number;
 }
 
 export interface BulkDeps {
@@ -45,8 +46,8 @@ export interface UserOutcome {
 
 const itemValidator = Compile(QueuedItemSchema);
 
-/** 30 s, 1 min, 2 min … capped at 15 min. */
-export const retryDelayMs = (attempts: number) => Math.min(30_000 * 2 ** (attempts - 1), 15 * 60_000);
+/** base, 2x, 4x … capped at 30x the base (30 s doubling up to 15 min by default). */
+export const retryDelayMs = (attempts: number, baseMs: number) => Math.min(baseMs * 2 ** (attempts - 1), 30 * baseMs);
 
 export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSignal): Promise<UserOutcome> {
   const { redis, keys, log } = deps;
@@ -126,7 +127,7 @@ async function processRequest(
     const attempt = await scripts.recordFailure(userId, requestId, token, {
       error: message,
       now,
-      nextAttemptAt: new Date(now.getTime() + retryDelayMs(record.attempts + 1)),
+      nextAttemptAt: new Date(now.getTime() + retryDelayMs(record.attempts + 1, settings.retryBaseMs)),
       maxAttempts: settings.maxAttempts,
     });
     if (attempt.failed) log.error({ err, userId, requestId, attempts: attempt.attempts }, 'bulk request failed for good: attempts exhausted');

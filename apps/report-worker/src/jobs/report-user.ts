@@ -14,6 +14,7 @@ import { gatherReport } from './gather-report.js';
 
 export interface ReportSettings {
   maxAttempts: number;
+  retryBaseMs: number;
   leaseMs: number;
   concurrency: number;
   timeZone: string;
@@ -54,8 +55,8 @@ export interface ReportDeps {
 
 export type ReportOutcome = 'sent' | 'cleaned_up' | 'retry_later' | 'failed' | 'waiting' | 'skipped' | 'nothing';
 
-/** 1 min, 2 min, 4 min … capped at 30 min. */
-export const reportRetryDelayMs = (attempts: number) => Math.min(60_000 * 2 ** (attempts - 1), 30 * 60_000);
+/** base, 2x, 4x … capped at 30x the base (1 min doubling up to 30 min by default). */
+export const reportRetryDelayMs = (attempts: number, baseMs: number) => Math.min(baseMs * 2 ** (attempts - 1), 30 * baseMs);
 
 export async function reportUser(deps: ReportDeps, userId: string): Promise<ReportOutcome> {
   const { redis, keys, scripts, log, settings } = deps;
@@ -138,5 +139,5 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
 
 function failureOf(deps: ReportDeps, requestIds: string[], error: string, permanent: boolean, attemptsSoFar: number) {
   const now = deps.now();
-  return { requestIds, error, permanent, now, nextAttemptAt: new Date(now.getTime() + reportRetryDelayMs(attemptsSoFar + 1)), maxAttempts: deps.settings.maxAttempts };
+  return { requestIds, error, permanent, now, nextAttemptAt: new Date(now.getTime() + reportRetryDelayMs(attemptsSoFar + 1, deps.settings.retryBaseMs)), maxAttempts: deps.settings.maxAttempts };
 }

@@ -1,0 +1,14 @@
+// Reads a PDF back as a person would: the text of every page (pdfjs-dist).
+
+export async function pdfText(pdf: Buffer | Uint8Array): Promise<{ pages: number; text: string; pageTexts: string[] }> {
+  const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');
+  const doc = await getDocument({ data: new Uint8Array(pdf), useSystemFonts: false, verbosity: 0 }).promise;
+  const pageTexts: string[] = [];
+  for (let n = 1; n <= doc.numPages; n++) {
+    const content = await (await doc.getPage(n)).getTextContent();
+    pageTexts.push(content.items.map((item) => ('str' in item ? item.str : '')).join(' ').replace(/\s+/g, ' '));
+  }
+  const pages = doc.numPages;
+  await doc.destroy();
+  return { pages, text: pageTexts.join('\n'), pageTexts };
+}
