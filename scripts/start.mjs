@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prettyFactory } from 'pino-pretty';
+import { startOutbox } from './local-stack/outbox.mjs';
 import { startEmbeddedPostgres } from './local-stack/postgres.mjs';
 import { redisServerAvailable, startLocalRedis } from './local-stack/redis.mjs';
-import { startOutbox } from './local-stack/outbox.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = join(root, '.data');
@@ -32,7 +32,9 @@ async function bringUpDependencies() {
   }
   if (!env.REDIS_URL) {
     if (!redisServerAvailable()) {
-      throw new Error('REDIS_URL is not set and there is no redis-server on the PATH: install it (apt-get install redis-server, brew install redis) or run `docker compose up -d redis` and set REDIS_URL=redis://127.0.0.1:6379');
+      throw new Error(
+        'REDIS_URL is not set and there is no redis-server on the PATH: install it (apt-get install redis-server, brew install redis) or run `docker compose up -d redis` and set REDIS_URL=redis://127.0.0.1:6379',
+      );
     }
     const redis = await startLocalRedis(join(dataDir, 'redis'));
     cleanups.push(redis.stop);
@@ -64,7 +66,9 @@ function run(name, colour, entry, args = []) {
 }
 
 const exitCode = (child) =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  child.exitCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 
 async function tearDown() {
   for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => say(`clean-up failed: ${err.message}`));

@@ -1,5 +1,5 @@
 // Adds up the vitest JSON reports each package writes under CI and prints one plain line.
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 let passed = 0;

@@ -12,11 +12,15 @@ export function redisServerAvailable() {
 export async function startLocalRedis(dataDir) {
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', ''], {
-    stdio: 'ignore',
-    // Its own process group: Ctrl-C reaches start.mjs, which stops the services before Redis.
-    detached: true,
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', ''],
+    {
+      stdio: 'ignore',
+      // Its own process group: Ctrl-C reaches start.mjs, which stops the services before Redis.
+      detached: true,
+    },
+  );
   for (let i = 0; i < 100; i++) {
     if (await answers(port)) break;
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);

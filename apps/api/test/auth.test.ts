@@ -19,7 +19,11 @@ describe('signup', () => {
     });
     expect(res.statusCode).toBe(201);
     const body = res.json();
-    expect(body).toMatchObject({ success: true, token: expect.any(String), data: { username: 'alice_reader', email: 'alice@example.com', role: 'user' } });
+    expect(body).toMatchObject({
+      success: true,
+      token: expect.any(String),
+      data: { username: 'alice_reader', email: 'alice@example.com', role: 'user' },
+    });
     expect(res.body).not.toContain('securepass123');
     expect(res.body).not.toMatch(/password/i);
     const who = await me(`Bearer ${body.token}`);
@@ -29,27 +33,51 @@ describe('signup', () => {
 
   it('refuses a taken username or email (case-insensitively) with 409', async () => {
     await signup(h.app, { username: 'taken_name', email: 'first@example.com' });
-    const sameName = await h.app.inject({ method: 'POST', url: '/auth/signup', payload: { username: 'taken_name', email: 'other@example.com', password: 'long enough pw' } });
+    const sameName = await h.app.inject({
+      method: 'POST',
+      url: '/auth/signup',
+      payload: { username: 'taken_name', email: 'other@example.com', password: 'long enough pw' },
+    });
     expect(sameName.statusCode).toBe(409);
     expect(sameName.json()).toMatchObject({ success: false, code: 'CONFLICT', error: expect.stringMatching(/username/) });
-    const sameEmail = await h.app.inject({ method: 'POST', url: '/auth/signup', payload: { username: 'another', email: 'FIRST@example.com', password: 'long enough pw' } });
+    const sameEmail = await h.app.inject({
+      method: 'POST',
+      url: '/auth/signup',
+      payload: { username: 'another', email: 'FIRST@example.com', password: 'long enough pw' },
+    });
     expect(sameEmail.statusCode).toBe(409);
     expect(sameEmail.json().error).toMatch(/email/);
   });
 
   it('takes passwords of 8 to 128 characters of any kind, and nothing else', async () => {
     const attempt = (password: string) =>
-      h.app.inject({ method: 'POST', url: '/auth/signup', payload: { username: `p${password.length}_${Math.random().toString(36).slice(2, 8)}`, email: `${Math.random().toString(36).slice(2)}@example.com`, password } });
+      h.app.inject({
+        method: 'POST',
+        url: '/auth/signup',
+        payload: {
+          username: `p${password.length}_${Math.random().toString(36).slice(2, 8)}`,
+          email: `${Math.random().toString(36).slice(2)}@example.com`,
+          password,
+        },
+      });
     expect((await attempt('short7!')).statusCode).toBe(400);
     expect((await attempt('a'.repeat(129))).statusCode).toBe(400);
     expect((await attempt('alllowercase')).statusCode).toBe(201);
     expect((await attempt('ü'.repeat(128))).statusCode).toBe(201);
     const bad = await attempt('short');
-    expect(bad.json()).toMatchObject({ success: false, code: 'VALIDATION_ERROR', details: [expect.objectContaining({ path: 'body:/password' })] });
+    expect(bad.json()).toMatchObject({
+      success: false,
+      code: 'VALIDATION_ERROR',
+      details: [expect.objectContaining({ path: 'body:/password' })],
+    });
   });
 
   it('rejects a malformed email and a missing field with a validation error', async () => {
-    const res = await h.app.inject({ method: 'POST', url: '/auth/signup', payload: { username: 'bob', email: 'not-an-email', password: 'long enough pw' } });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/auth/signup',
+      payload: { username: 'bob', email: 'not-an-email', password: 'long enough pw' },
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('VALIDATION_ERROR');
     const missing = await h.app.inject({ method: 'POST', url: '/auth/signup', payload: { username: 'bob2', password: 'long enough pw' } });
@@ -65,12 +93,20 @@ describe('signup', () => {
 describe('login', () => {
   it('answers like signup, and the same 401 for an unknown email and a wrong password', async () => {
     const user = await signup(h.app);
-    const ok = await h.app.inject({ method: 'POST', url: '/auth/login', payload: { email: user.email.toUpperCase(), password: user.password } });
+    const ok = await h.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: user.email.toUpperCase(), password: user.password },
+    });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ success: true, token: expect.any(String), data: { id: user.id, email: user.email } });
 
     const wrong = await h.app.inject({ method: 'POST', url: '/auth/login', payload: { email: user.email, password: 'not the password' } });
-    const unknown = await h.app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'nobody@example.com', password: 'not the password' } });
+    const unknown = await h.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: 'nobody@example.com', password: 'not the password' },
+    });
     expect(wrong.statusCode).toBe(401);
     expect(unknown.statusCode).toBe(401);
     expect(wrong.json()).toEqual(unknown.json());

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, addBook, signup, type TestUser } from './helpers.js';
-import { startApi } from './helpers.js';
+import { type ApiHarness, addBook, signup, startApi, type TestUser } from './helpers.js';
 
 let h: ApiHarness;
 let alice: TestUser;
@@ -11,18 +10,37 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-const req = (user: TestUser, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
-  h.app.inject({ method, url, headers: { ...user.auth, ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
+const req = (
+  user: TestUser,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  payload?: unknown,
+  headers: Record<string, string> = {},
+) => h.app.inject({ method, url, headers: { ...user.auth, ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
 
 describe('creating a book', () => {
   it('stores a trimmed book with a normalised ISBN and answers 201 with it', async () => {
-    const res = await req(alice, 'POST', '/books', { title: '  The Great Gatsby ', author: ' F. Scott Fitzgerald', isbn: '978-0-7432-7356-5', publishedYear: 1925, genre: 'Fiction' });
+    const res = await req(alice, 'POST', '/books', {
+      title: '  The Great Gatsby ',
+      author: ' F. Scott Fitzgerald',
+      isbn: '978-0-7432-7356-5',
+      publishedYear: 1925,
+      genre: 'Fiction',
+    });
     expect(res.statusCode).toBe(201);
     expect(res.headers.location).toBe(`/books/${res.json().data.id}`);
     expect(res.headers.etag).toBe('"1"');
     expect(res.json()).toMatchObject({
       success: true,
-      data: { title: 'The Great Gatsby', author: 'F. Scott Fitzgerald', isbn: '9780743273565', publishedYear: 1925, genre: 'Fiction', userId: alice.id, version: 1 },
+      data: {
+        title: 'The Great Gatsby',
+        author: 'F. Scott Fitzgerald',
+        isbn: '9780743273565',
+        publishedYear: 1925,
+        genre: 'Fiction',
+        userId: alice.id,
+        version: 1,
+      },
     });
   });
 
@@ -50,13 +68,26 @@ describe('creating a book', () => {
   });
 
   it('rejects a body that is not JSON', async () => {
-    const res = await h.app.inject({ method: 'POST', url: '/books', headers: { ...alice.auth, 'content-type': 'application/json' }, payload: '{"title": "x",' });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/books',
+      headers: { ...alice.auth, 'content-type': 'application/json' },
+      payload: '{"title": "x",',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ success: false, code: 'BAD_REQUEST' });
   });
 
   it('ignores unknown and read-only properties instead of applying them', async () => {
-    const res = await req(alice, 'POST', '/books', { title: 'Sneaky', author: 'A', id: '00000000-0000-4000-8000-000000000000', userId: bob.id, version: 99, createdAt: '2000-01-01T00:00:00Z', admin: true });
+    const res = await req(alice, 'POST', '/books', {
+      title: 'Sneaky',
+      author: 'A',
+      id: '00000000-0000-4000-8000-000000000000',
+      userId: bob.id,
+      version: 99,
+      createdAt: '2000-01-01T00:00:00Z',
+      admin: true,
+    });
     expect(res.statusCode).toBe(201);
     const book = res.json().data;
     expect(book.id).not.toBe('00000000-0000-4000-8000-000000000000');
@@ -89,7 +120,15 @@ describe('reading, changing and deleting', () => {
     const res = await req(alice, 'PUT', `/books/${book.id}`, { ...book, title: 'Round trip, revised', userId: bob.id, version: 50 });
     expect(res.statusCode).toBe(200);
     expect(res.headers.etag).toBe('"2"');
-    expect(res.json().data).toMatchObject({ id: book.id, userId: alice.id, title: 'Round trip, revised', version: 2, isbn: null, genre: null, publishedYear: null });
+    expect(res.json().data).toMatchObject({
+      id: book.id,
+      userId: alice.id,
+      title: 'Round trip, revised',
+      version: 2,
+      isbn: null,
+      genre: null,
+      publishedYear: null,
+    });
   });
 
   it('changes only the fields sent, and null clears an optional one', async () => {
@@ -158,7 +197,10 @@ describe('listing', () => {
   beforeAll(async () => {
     carol = await signup(h.app);
     for (let i = 1; i <= 25; i++) {
-      await addBook(h.app, carol, { title: i % 5 === 0 ? `Dune part ${i}` : `Book ${i}`, author: i === 7 ? 'Frank HERBERT' : `Author ${i}` });
+      await addBook(h.app, carol, {
+        title: i % 5 === 0 ? `Dune part ${i}` : `Book ${i}`,
+        author: i === 7 ? 'Frank HERBERT' : `Author ${i}`,
+      });
     }
   });
 

@@ -31,7 +31,13 @@ it('limits each client IP across replicas and answers 429 in the envelope', asyn
 });
 
 it('is stricter on /auth/*', async () => {
-  const attempt = () => replicaA.inject({ method: 'POST', url: '/auth/login', remoteAddress: '10.0.0.3', payload: { email: 'a@example.com', password: 'whatever123' } });
+  const attempt = () =>
+    replicaA.inject({
+      method: 'POST',
+      url: '/auth/login',
+      remoteAddress: '10.0.0.3',
+      payload: { email: 'a@example.com', password: 'whatever123' },
+    });
   expect((await attempt()).statusCode).toBe(401);
   expect((await attempt()).statusCode).toBe(401);
   expect((await attempt()).statusCode).toBe(429);
@@ -46,7 +52,12 @@ it('never limits /health', async () => {
 it('ignores X-Forwarded-For from clients that are not configured proxies', async () => {
   const statuses: number[] = [];
   for (let i = 0; i < 6; i++) {
-    const res = await replicaA.inject({ method: 'GET', url: '/books', remoteAddress: '10.0.0.5', headers: { 'x-forwarded-for': `192.0.2.${i}` } });
+    const res = await replicaA.inject({
+      method: 'GET',
+      url: '/books',
+      remoteAddress: '10.0.0.5',
+      headers: { 'x-forwarded-for': `192.0.2.${i}` },
+    });
     statuses.push(res.statusCode);
   }
   expect(statuses.at(-1)).toBe(429);

@@ -20,7 +20,12 @@ describe('Redis unreachable from the start', () => {
 
   it('refuses bulk imports with 503 rather than accepting work it cannot queue', async () => {
     const user = await signup(h.app);
-    const res = await h.app.inject({ method: 'POST', url: '/books/bulk', headers: user.auth, payload: { books: [{ title: 'T', author: 'A' }] } });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/books/bulk',
+      headers: user.auth,
+      payload: { books: [{ title: 'T', author: 'A' }] },
+    });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
     expect(res.headers['retry-after']).toBe('5');
@@ -30,7 +35,11 @@ describe('Redis unreachable from the start', () => {
   it('reports Redis down in /health (503) but stays ready to serve', async () => {
     const health = await h.app.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);
-    expect(health.json()).toMatchObject({ success: false, status: 'degraded', checks: { postgres: { status: 'up' }, redis: { status: 'down' } } });
+    expect(health.json()).toMatchObject({
+      success: false,
+      status: 'degraded',
+      checks: { postgres: { status: 'up' }, redis: { status: 'down' } },
+    });
     expect((await h.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
     expect((await h.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
   });
@@ -59,12 +68,19 @@ describe('Redis going away while the app runs', () => {
     const read = await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
     expect(read.statusCode).toBe(200);
     expect(read.json().source).toBe('database');
-    const write = await h.app.inject({ method: 'POST', url: '/books', headers: user.auth, payload: { title: 'Written while Redis was down', author: 'A' } });
+    const write = await h.app.inject({
+      method: 'POST',
+      url: '/books',
+      headers: user.auth,
+      payload: { title: 'Written while Redis was down', author: 'A' },
+    });
     expect(write.statusCode).toBe(201);
     expect((await h.app.inject({ method: 'GET', url: '/health' })).json().checks.redis.status).toBe('down');
 
     await redis.start();
-    await expect.poll(async () => (await h.app.inject({ method: 'GET', url: '/health' })).statusCode, { timeout: 10_000, interval: 200 }).toBe(200);
+    await expect
+      .poll(async () => (await h.app.inject({ method: 'GET', url: '/health' })).statusCode, { timeout: 10_000, interval: 200 })
+      .toBe(200);
     const after = await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
     expect(after.json().total).toBe(2);
     expect((await h.app.inject({ method: 'GET', url: '/books', headers: user.auth })).headers['x-cache']).toBe('HIT');

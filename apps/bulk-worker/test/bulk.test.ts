@@ -1,5 +1,5 @@
-import { runBulkPass } from '../src/jobs/bulk-pass.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBulkPass } from '../src/jobs/bulk-pass.js';
 import { type BulkHarness, makeBooks, queueView, requestView, signup, startBulkHarness, submit, titlesInDb } from './harness.js';
 
 let h: BulkHarness;
@@ -15,7 +15,11 @@ describe('POST /books/bulk', () => {
     const res = await submit(h.app, user, books);
     expect(res.statusCode).toBe(202);
     const body = res.json();
-    expect(body).toMatchObject({ success: true, message: expect.stringMatching(/^Books will be added later\./), data: { queuedBooks: 3, invalidBooks: 2, duplicate: false } });
+    expect(body).toMatchObject({
+      success: true,
+      message: expect.stringMatching(/^Books will be added later\./),
+      data: { queuedBooks: 3, invalidBooks: 2, duplicate: false },
+    });
     expect(res.headers.location).toBe(`/books/bulk/${body.data.requestId}`);
     expect(body.data.estimatedProcessingTime).toMatch(/^\d+ (second|minute)s?$/);
     expect(Date.parse(body.data.estimatedReportAt)).toBeGreaterThan(Date.parse(body.data.estimatedProcessingAt));
@@ -48,7 +52,12 @@ describe('POST /books/bulk', () => {
 
   it('refuses a body that is not JSON (400) or over the bulk body limit (413)', async () => {
     const user = await signup(h.app);
-    const notJson = await h.app.inject({ method: 'POST', url: '/books/bulk', headers: { ...user.auth, 'content-type': 'application/json' }, payload: '{"books": [' });
+    const notJson = await h.app.inject({
+      method: 'POST',
+      url: '/books/bulk',
+      headers: { ...user.auth, 'content-type': 'application/json' },
+      payload: '{"books": [',
+    });
     expect(notJson.statusCode).toBe(400);
     const big = await submit(h.app, user, [{ title: 'x'.repeat(25_000), author: 'A' }]);
     expect(big.statusCode).toBe(413);
@@ -80,16 +89,33 @@ describe('a bulk pass', () => {
     expect(summary.inserted).toBeGreaterThanOrEqual(20);
     expect(summary.erroredUsers).toBe(0);
 
-    expect(await titlesInDb(h.deps, user.id)).toEqual(makeBooks(20, 'Pass').map((b) => b.title).sort());
+    expect(await titlesInDb(h.deps, user.id)).toEqual(
+      makeBooks(20, 'Pass')
+        .map((b) => b.title)
+        .sort(),
+    );
     const list = await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
     expect(list.headers['x-cache']).toBe('MISS');
     expect(list.json().total).toBe(20);
 
     const view = await requestView(h.app, user, requestId);
-    expect(view).toMatchObject({ stage: 'processed_awaiting_report', submitted: 22, inserted: 20, failed: 2, processedAt: expect.any(String), durationMs: expect.any(Number) });
+    expect(view).toMatchObject({
+      stage: 'processed_awaiting_report',
+      submitted: 22,
+      inserted: 20,
+      failed: 2,
+      processedAt: expect.any(String),
+      durationMs: expect.any(Number),
+    });
     expect(view.failedItems.map((f: { index: number }) => f.index)).toEqual([20, 21]);
     const status = await h.deps.redis.hgetall(h.deps.keys.bulkStatus(user.id));
-    expect(status).toMatchObject({ stage: 'processed_awaiting_report', requestIds: requestId, totalBooks: '22', successCount: '20', failCount: '2' });
+    expect(status).toMatchObject({
+      stage: 'processed_awaiting_report',
+      requestIds: requestId,
+      totalBooks: '22',
+      successCount: '20',
+      failCount: '2',
+    });
     expect(await h.deps.redis.exists(h.deps.keys.bulkItems(user.id, requestId))).toBe(0);
     expect(await h.deps.redis.llen(h.deps.keys.bulkQueue(user.id))).toBe(0);
     expect(await runBulkPass(h.deps)).toMatchObject({ requests: 0, inserted: 0 });
@@ -113,10 +139,16 @@ describe('a bulk pass', () => {
   it('keeps three users who submit at once apart: own books, own requests', async () => {
     const users = await Promise.all([signup(h.app), signup(h.app), signup(h.app)]);
     const sizes = [5, 9, 13];
-    const ids = await Promise.all(users.map(async (user, n) => (await submit(h.app, user, makeBooks(sizes[n]!, `Iso${n}`))).json().data.requestId));
+    const ids = await Promise.all(
+      users.map(async (user, n) => (await submit(h.app, user, makeBooks(sizes[n]!, `Iso${n}`))).json().data.requestId),
+    );
     await runBulkPass(h.deps);
     for (const [n, user] of users.entries()) {
-      expect(await titlesInDb(h.deps, user.id)).toEqual(makeBooks(sizes[n]!, `Iso${n}`).map((b) => b.title).sort());
+      expect(await titlesInDb(h.deps, user.id)).toEqual(
+        makeBooks(sizes[n]!, `Iso${n}`)
+          .map((b) => b.title)
+          .sort(),
+      );
       const view = await queueView(h.app, user);
       expect(view.requests.map((r: { requestId: string }) => r.requestId)).toEqual([ids[n]]);
       const foreign = await h.app.inject({ method: 'GET', url: `/books/bulk/${ids[(n + 1) % 3]}`, headers: user.auth });

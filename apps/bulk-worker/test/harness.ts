@@ -63,7 +63,8 @@ export async function submit(app: App, user: User, books: unknown[], headers: Re
   return app.inject({ method: 'POST', url: '/books/bulk', headers: { ...user.auth, ...headers }, payload: { books } });
 }
 
-export const queueView = async (app: App, user: User) => (await app.inject({ method: 'GET', url: '/books/queue', headers: user.auth })).json().data;
+export const queueView = async (app: App, user: User) =>
+  (await app.inject({ method: 'GET', url: '/books/queue', headers: user.auth })).json().data;
 export const requestView = async (app: App, user: User, requestId: string) =>
   (await app.inject({ method: 'GET', url: `/books/bulk/${requestId}`, headers: user.auth })).json().data;
 
@@ -74,7 +75,12 @@ export async function titlesInDb(deps: BulkTestDeps, userId: string): Promise<st
 
 /** Valid books with ISBN-13s computed from a seed, so tests can make as many as they need. */
 export function makeBooks(count: number, prefix = 'Book'): { title: string; author: string; isbn: string; publishedYear: number }[] {
-  return Array.from({ length: count }, (_, n) => ({ title: `${prefix} ${n}`, author: `Author ${n % 7}`, isbn: isbn13(prefix, n), publishedYear: 1950 + (n % 70) }));
+  return Array.from({ length: count }, (_, n) => ({
+    title: `${prefix} ${n}`,
+    author: `Author ${n % 7}`,
+    isbn: isbn13(prefix, n),
+    publishedYear: 1950 + (n % 70),
+  }));
 }
 
 function isbn13(prefix: string, n: number): string {

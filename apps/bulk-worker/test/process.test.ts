@@ -21,7 +21,10 @@ it('the bulk-worker process picks up a request on its schedule and stops cleanly
   await submit(h.app, user, makeBooks(12, 'Process'));
   expect((await queueView(h.app, user)).stage).toBe('queued');
 
-  worker = spawn(process.execPath, [main], { env: { ...h.ctx.env, BULK_CRON: '*/1 * * * * *', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  worker = spawn(process.execPath, [main], {
+    env: { ...h.ctx.env, BULK_CRON: '*/1 * * * * *', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   worker.stdout?.on('data', (chunk) => (output += chunk));
   worker.stderr?.on('data', (chunk) => (output += chunk));
 

@@ -5,7 +5,11 @@ import { type BulkHarness, makeBooks, queueView, requestView, signup, startBulkH
 
 let h: BulkHarness;
 beforeAll(async () => {
-  h = await startBulkHarness('bulk-recovery', { BULK_MAX_ATTEMPTS: '3', ADMIN_EMAILS: 'admin@example.com,ops@example.com', BULK_LEASE_SECONDS: '1' });
+  h = await startBulkHarness('bulk-recovery', {
+    BULK_MAX_ATTEMPTS: '3',
+    ADMIN_EMAILS: 'admin@example.com,ops@example.com',
+    BULK_LEASE_SECONDS: '1',
+  });
 });
 afterAll(() => h?.close());
 
@@ -35,7 +39,12 @@ describe('a worker that dies mid-request', () => {
     await expect.poll(() => redis.exists(keys.bulkLease(user.id)), { timeout: 5000 }).toBe(0);
     await runBulkPass(h.replica());
     expect(await titlesInDb(h.deps, user.id)).toEqual(books.map((b) => b.title).sort());
-    expect(await requestView(h.app, user, requestId)).toMatchObject({ stage: 'processed_awaiting_report', inserted: 30, failed: 0, failedItems: [] });
+    expect(await requestView(h.app, user, requestId)).toMatchObject({
+      stage: 'processed_awaiting_report',
+      inserted: 30,
+      failed: 0,
+      failedItems: [],
+    });
   });
 
   it('hands the rest back when it is stopped, and the next pass finishes the request', async () => {
@@ -44,11 +53,17 @@ describe('a worker that dies mid-request', () => {
     const stop = new AbortController();
     const recordProgress = h.deps.scripts.recordProgress;
     // Stop (as SIGTERM does) right after the first chunk is committed and recorded.
-    const stopping = { ...h.deps, scripts: { ...h.deps.scripts, recordProgress: async (...args: Parameters<typeof recordProgress>) => {
-      const result = await recordProgress(...args);
-      stop.abort();
-      return result;
-    } } };
+    const stopping = {
+      ...h.deps,
+      scripts: {
+        ...h.deps.scripts,
+        recordProgress: async (...args: Parameters<typeof recordProgress>) => {
+          const result = await recordProgress(...args);
+          stop.abort();
+          return result;
+        },
+      },
+    };
     await runBulkPass(stopping, stop.signal);
 
     const midway = await queueView(h.app, user);
@@ -70,7 +85,12 @@ describe('Postgres unreachable', () => {
 
     await runBulkPass(broken);
     const afterFailure = await requestView(h.app, user, requestId);
-    expect(afterFailure).toMatchObject({ stage: 'queued', attempts: 1, inserted: 0, lastError: expect.stringMatching(/ECONNREFUSED|connect/) });
+    expect(afterFailure).toMatchObject({
+      stage: 'queued',
+      attempts: 1,
+      inserted: 0,
+      lastError: expect.stringMatching(/ECONNREFUSED|connect/),
+    });
     expect(Date.parse(afterFailure.nextAttemptAt)).toBeGreaterThan(Date.now());
     expect(await h.deps.redis.llen(h.deps.keys.bulkItems(user.id, requestId))).toBe(10);
 
@@ -92,7 +112,13 @@ describe('Postgres unreachable', () => {
       await runBulkPass({ ...broken, now: () => new Date(Date.now() + attempt * 60 * 60_000) });
     }
     const view = await queueView(h.app, user);
-    expect(view.requests[0]).toMatchObject({ requestId, stage: 'failed', attempts: 3, lastError: expect.any(String), failedAt: expect.any(String) });
+    expect(view.requests[0]).toMatchObject({
+      requestId,
+      stage: 'failed',
+      attempts: 3,
+      lastError: expect.any(String),
+      failedAt: expect.any(String),
+    });
     expect(view).toMatchObject({ queued: false, processing: false, stage: 'failed' });
     expect(await h.deps.redis.exists(h.deps.keys.bulkItems(user.id, requestId))).toBe(0);
     expect(await h.deps.redis.ttl(h.deps.keys.bulkRequest(user.id, requestId))).toBeGreaterThan(0);
@@ -122,7 +148,15 @@ describe('GET /admin/stats', () => {
 
     await runBulkPass(h.deps);
     const after = await stats();
-    const [{ users, books }] = await h.deps.sql<{ users: number; books: number }[]>`select (select count(*)::int from users) as users, (select count(*)::int from books) as books`;
-    expect(after).toMatchObject({ totalUsers: users, totalBooks: books, pendingBulkJobs: 0, pendingReports: before.pendingReports + 1, oldestPendingAgeSeconds: null });
+    const [{ users, books }] = await h.deps.sql<
+      { users: number; books: number }[]
+    >`select (select count(*)::int from users) as users, (select count(*)::int from books) as books`;
+    expect(after).toMatchObject({
+      totalUsers: users,
+      totalBooks: books,
+      pendingBulkJobs: 0,
+      pendingReports: before.pendingReports + 1,
+      oldestPendingAgeSeconds: null,
+    });
   });
 });

@@ -3,7 +3,9 @@ import { type App, buildApp } from '@books/api';
 import { createBulkDeps, runBulkPass } from '@books/bulk-worker';
 import { loadConfig } from '@books/core';
 import { createSmtpCatcher, createTestContext, type ReceivedMail, type SmtpCatcher, type TestContext } from '@books/testing';
+
 export { pdfText } from '@books/testing';
+
 import { pino } from 'pino';
 import { createReportDeps } from '../src/wiring.js';
 
@@ -61,7 +63,11 @@ export interface User {
 
 export async function signup(app: App, username?: string): Promise<User> {
   const name = username ?? `reader_${randomBytes(3).toString('hex')}`;
-  const res = await app.inject({ method: 'POST', url: '/auth/signup', payload: { username: name, email: `${name}@example.com`, password: 'a long enough password' } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/auth/signup',
+    payload: { username: name, email: `${name}@example.com`, password: 'a long enough password' },
+  });
   if (res.statusCode !== 201) throw new Error(`signup: ${res.statusCode} ${res.body}`);
   const body = res.json();
   return { id: body.data.id, username: name, email: body.data.email, auth: { authorization: `Bearer ${body.token}` } };

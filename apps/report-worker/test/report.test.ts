@@ -39,11 +39,23 @@ describe('a processed import', () => {
     expect(attachment.filename).toMatch(/^book-import-report-\d{4}-\d{2}-\d{2}-[0-9a-f]{8}\.pdf$/);
 
     const { text } = await pdfText(pdfOf(mail!));
-    for (const expected of ['alice_reader', user.email, 'Acme Books Ltd', requestId, '66.7%', 'Corrupted Book', 'isbn is not a valid ISBN', 'No author at all', 'author is required']) {
+    for (const expected of [
+      'alice_reader',
+      user.email,
+      'Acme Books Ltd',
+      requestId,
+      '66.7%',
+      'Corrupted Book',
+      'isbn is not a valid ISBN',
+      'No author at all',
+      'author is required',
+    ]) {
       expect(text).toContain(expected);
     }
     expect(text).toMatch(/\b6\b/);
-    expect(text).toMatch(/(January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}(st|nd|rd|th) \d{4}, \d{1,2}:\d{2}:\d{2} (am|pm)/);
+    expect(text).toMatch(
+      /(January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}(st|nd|rd|th) \d{4}, \d{1,2}:\d{2}:\d{2} (am|pm)/,
+    );
 
     const view = await requestView(h.app, user, requestId);
     expect(view).toMatchObject({ stage: 'completed', completedAt: expect.any(String), reportMessageId: mail!.parsed.messageId });
@@ -83,7 +95,8 @@ describe('a processed import', () => {
 
   it('keeps three users apart: three messages, each with only its own data', async () => {
     const users = await Promise.all([signup(h.app), signup(h.app), signup(h.app)]);
-    for (const [n, user] of users.entries()) await submit(h.app, user, [...validBooks(n + 1, `Owner${n}`), { title: `Failed${n}`, author: 'A', publishedYear: 99999 }]);
+    for (const [n, user] of users.entries())
+      await submit(h.app, user, [...validBooks(n + 1, `Owner${n}`), { title: `Failed${n}`, author: 'A', publishedYear: 99999 }]);
     await h.drainBulk();
     await runReportPass(h.deps);
     for (const [n, user] of users.entries()) {
@@ -127,7 +140,15 @@ describe('exactly one email', () => {
     const user = await signup(h.app);
     const requestId = await submit(h.app, user, validBooks(2, 'Crash'));
     await h.drainBulk();
-    const crashing = { ...h.deps, scripts: { ...h.deps.scripts, complete: async () => { throw new Error('killed before the clean-up'); } } };
+    const crashing = {
+      ...h.deps,
+      scripts: {
+        ...h.deps.scripts,
+        complete: async () => {
+          throw new Error('killed before the clean-up');
+        },
+      },
+    };
     await runReportPass(crashing);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
     expect((await requestView(h.app, user, requestId)).stage).toBe('processed_awaiting_report');
@@ -135,7 +156,10 @@ describe('exactly one email', () => {
     const summary = await runReportPass(h.deps);
     expect(summary.cleaned_up).toBe(1);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
-    expect(await requestView(h.app, user, requestId)).toMatchObject({ stage: 'completed', reportMessageId: mailsTo(h.smtp, user.email)[0]!.parsed.messageId });
+    expect(await requestView(h.app, user, requestId)).toMatchObject({
+      stage: 'completed',
+      reportMessageId: mailsTo(h.smtp, user.email)[0]!.parsed.messageId,
+    });
   });
 });
 
@@ -152,7 +176,11 @@ describe('SMTP failures', () => {
       await h.smtp.start();
     }
     const status = await h.deps.redis.hgetall(h.deps.keys.bulkStatus(user.id));
-    expect(status).toMatchObject({ stage: 'processed_awaiting_report', reportAttempts: '1', lastError: expect.stringMatching(/ECONNREFUSED|connect/i) });
+    expect(status).toMatchObject({
+      stage: 'processed_awaiting_report',
+      reportAttempts: '1',
+      lastError: expect.stringMatching(/ECONNREFUSED|connect/i),
+    });
     expect((await requestView(h.app, user, requestId)).stage).toBe('processed_awaiting_report');
 
     await runReportPass(h.deps);
@@ -174,7 +202,10 @@ describe('SMTP failures', () => {
     } finally {
       h.smtp.deferAll = false;
     }
-    expect(await requestView(h.app, user, requestId)).toMatchObject({ stage: 'failed', lastError: expect.stringMatching(/^report not delivered: .*451/) });
+    expect(await requestView(h.app, user, requestId)).toMatchObject({
+      stage: 'failed',
+      lastError: expect.stringMatching(/^report not delivered: .*451/),
+    });
     expect(await h.deps.redis.exists(h.deps.keys.bulkStatus(user.id))).toBe(0);
   });
 

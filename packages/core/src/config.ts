@@ -60,7 +60,7 @@ export const EnvSchema = Type.Object({
   BULK_MAX_ATTEMPTS: Int(5, 1, 100, 'processing attempts before a bulk request is marked failed (1-100)'),
   BULK_CHUNK_SIZE: Int(2000, 1, 5000, 'books inserted per transaction by the bulk worker (1-5000)'),
   BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once (1-64)'),
-  BULK_LEASE_SECONDS: Int(60, 1, 3600, 'seconds a worker holds a user\'s queue without renewing before another may take it'),
+  BULK_LEASE_SECONDS: Int(60, 1, 3600, "seconds a worker holds a user's queue without renewing before another may take it"),
   BULK_RETRY_BASE_SECONDS: Int(30, 1, 86_400, 'seconds before the first retry of a failed bulk attempt; doubles each time, capped at 30x'),
   BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record (1-365)'),
   REPORT_TIMEZONE: Type.String({ default: 'UTC', description: 'an IANA time zone such as UTC or Europe/Paris' }),
@@ -143,7 +143,9 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     );
   }
   if (!isValidTimeZone(e.REPORT_TIMEZONE)) {
-    throw new ConfigError(`Invalid configuration: REPORT_TIMEZONE must be an IANA time zone such as UTC or Europe/Paris (got ${JSON.stringify(e.REPORT_TIMEZONE)})`);
+    throw new ConfigError(
+      `Invalid configuration: REPORT_TIMEZONE must be an IANA time zone such as UTC or Europe/Paris (got ${JSON.stringify(e.REPORT_TIMEZONE)})`,
+    );
   }
   for (const [name, pattern] of [
     ['BULK_CRON', e.BULK_CRON],

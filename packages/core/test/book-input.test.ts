@@ -9,7 +9,9 @@ describe('normalizeIsbn', () => {
     ['0 8044 2957 x', '080442957X'],
   ])('accepts %s as %s', (input, expected) => expect(normalizeIsbn(input)).toBe(expected));
 
-  it.each(['978-0-7432-7356-4', '0-306-40615-3', '12345', 'X123456789', 'abcdefghij'])('rejects %s', (input) => expect(normalizeIsbn(input)).toBeNull());
+  it.each(['978-0-7432-7356-4', '0-306-40615-3', '12345', 'X123456789', 'abcdefghij'])('rejects %s', (input) =>
+    expect(normalizeIsbn(input)).toBeNull(),
+  );
 });
 
 describe('parseBookInput', () => {

@@ -4,13 +4,18 @@ import { createRedisKeys } from '@books/core';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isbn13, signUp, startSystem, type System, tag, waitFor } from './system.js';
+import { isbn13, type System, signUp, startSystem, tag, waitFor } from './system.js';
 
 describe('a bulk worker killed mid-request', () => {
   let system: System;
   let sql: postgres.Sql;
   beforeAll(async () => {
-    system = await startSystem('e2e-kill', { BULK_CHUNK_SIZE: '50', BULK_LEASE_SECONDS: '3', BULK_CONCURRENCY: '2', BULK_MAX_BOOKS: '10000' });
+    system = await startSystem('e2e-kill', {
+      BULK_CHUNK_SIZE: '50',
+      BULK_LEASE_SECONDS: '3',
+      BULK_CONCURRENCY: '2',
+      BULK_MAX_BOOKS: '10000',
+    });
     await system.start('api');
     sql = postgres(system.ctx.database.url, { max: 1 });
   });
@@ -42,7 +47,10 @@ describe('a bulk worker killed mid-request', () => {
 
     const stage = async (user: (typeof users)[number], requestId: string) =>
       (await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data;
-    await waitFor(async () => (await Promise.all(users.map((u, n) => stage(u, requestIds[n]!)))).every((r) => r.stage === 'processed_awaiting_report'), 60_000);
+    await waitFor(
+      async () => (await Promise.all(users.map((u, n) => stage(u, requestIds[n]!)))).every((r) => r.stage === 'processed_awaiting_report'),
+      60_000,
+    );
 
     const [row] = await sql<{ n: number; distinct: number }[]>`
       select count(*)::int as n, count(distinct (bulk_request_id, bulk_item_index))::int as distinct from books`;
@@ -66,21 +74,34 @@ describe('SMTP down during a report pass', () => {
     const res = await system.api('POST', '/books/bulk', { token: user.token, body: { books: [{ title: 'Patience', author: 'P' }] } });
     const { requestId } = res.body.data;
     await system.start('bulk-worker');
-    await waitFor(async () => (await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data.stage === 'processed_awaiting_report', 30_000);
+    await waitFor(
+      async () =>
+        (await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data.stage === 'processed_awaiting_report',
+      30_000,
+    );
 
     await system.smtp.stop();
     const redis = new Redis(system.ctx.env.REDIS_URL!);
     try {
       const keys = createRedisKeys(system.ctx.namespace.prefix);
       const report = await system.start('report-worker');
-      await waitFor(async () => Number(await redis.hget(keys.bulkStatus(user.id), 'reportAttempts')) >= 1, 30_000, () => report.output());
-      expect((await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data.stage).toBe('processed_awaiting_report');
+      await waitFor(
+        async () => Number(await redis.hget(keys.bulkStatus(user.id), 'reportAttempts')) >= 1,
+        30_000,
+        () => report.output(),
+      );
+      expect((await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data.stage).toBe(
+        'processed_awaiting_report',
+      );
       expect(await redis.hget(keys.bulkStatus(user.id), 'lastError')).toMatch(/ECONNREFUSED|connect|Connection/i);
     } finally {
       redis.disconnect();
       await system.smtp.start();
     }
-    await waitFor(async () => (await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data.stage === 'completed', 60_000);
+    await waitFor(
+      async () => (await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data.stage === 'completed',
+      60_000,
+    );
     // A few more passes: still one message.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(system.smtp.messages.filter((m) => m.envelope.to.includes(user.email))).toHaveLength(1);

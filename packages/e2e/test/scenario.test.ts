@@ -1,7 +1,7 @@
 // The seed's multi-user scenario, end to end, through the three real processes.
 import { pdfText } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { isbn13, type SignedUp, signUp, startSystem, type System, tag, waitFor } from './system.js';
+import { isbn13, type SignedUp, type System, signUp, startSystem, tag, waitFor } from './system.js';
 
 let system: System;
 beforeAll(async () => {
@@ -26,18 +26,31 @@ it('three users import at once; each gets exactly their valid books and one repo
   const admin = await signUp(system, `admin_${t}`, 'admin@example.com');
 
   // Carol already owns a book whose ISBN her import repeats.
-  const owned = await system.api('POST', '/books', { token: carol!.token, body: { title: 'Carol owns this', author: 'C', isbn: isbn13(3, 999) } });
+  const owned = await system.api('POST', '/books', {
+    token: carol!.token,
+    body: { title: 'Carol owns this', author: 'C', isbn: isbn13(3, 999) },
+  });
   expect(owned.status).toBe(201);
 
   const range = (n: number, prefix: string, isbnPrefix: number) =>
-    Array.from({ length: n }, (_, i) => ({ title: `${prefix} book ${i + 1}`, author: `${prefix} author`, isbn: isbn13(isbnPrefix, i), publishedYear: 1990 + i }));
+    Array.from({ length: n }, (_, i) => ({
+      title: `${prefix} book ${i + 1}`,
+      author: `${prefix} author`,
+      isbn: isbn13(isbnPrefix, i),
+      publishedYear: 1990 + i,
+    }));
   const alicesBooks = range(8, 'Alice', 1);
   const bobsBooks = range(15, 'Bob', 2);
   const carolsBooks = range(4, 'Carol', 3);
   const plans: Plan[] = [
     {
       user: alice!,
-      books: [...alicesBooks, { title: 'Alice no author' }, { title: 'Alice bad year', author: 'A', publishedYear: 'soon' }, { ...alicesBooks[0], title: 'Alice duplicate ISBN' }],
+      books: [
+        ...alicesBooks,
+        { title: 'Alice no author' },
+        { title: 'Alice bad year', author: 'A', publishedYear: 'soon' },
+        { ...alicesBooks[0], title: 'Alice duplicate ISBN' },
+      ],
       expected: alicesBooks.map((b) => b.title),
       failed: ['Alice no author', 'Alice bad year', 'Alice duplicate ISBN'],
     },
@@ -55,7 +68,9 @@ it('three users import at once; each gets exactly their valid books and one repo
     },
   ];
 
-  const accepted = await Promise.all(plans.map((plan) => system.api('POST', '/books/bulk', { token: plan.user.token, body: { books: plan.books } })));
+  const accepted = await Promise.all(
+    plans.map((plan) => system.api('POST', '/books/bulk', { token: plan.user.token, body: { books: plan.books } })),
+  );
   for (const [n, res] of accepted.entries()) {
     expect(res.status).toBe(202);
     plans[n]!.requestId = res.body.data.requestId;
@@ -69,7 +84,11 @@ it('three users import at once; each gets exactly their valid books and one repo
 
   // The bulk worker alone first, so the stage in between can be seen before any report goes out.
   const bulk = await system.start('bulk-worker');
-  await waitFor(async () => (await Promise.all(plans.map(stageOf))).every((s) => s === 'processed_awaiting_report'), 30_000, () => bulk.output());
+  await waitFor(
+    async () => (await Promise.all(plans.map(stageOf))).every((s) => s === 'processed_awaiting_report'),
+    30_000,
+    () => bulk.output(),
+  );
   await system.start('report-worker');
   await waitFor(async () => (await Promise.all(plans.map(stageOf))).every((s) => s === 'completed'), 60_000);
 

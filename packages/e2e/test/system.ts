@@ -25,6 +25,7 @@ export interface System {
   smtp: SmtpCatcher;
   baseUrl: string;
   start(service: Service, env?: Record<string, string>): Promise<RunningProcess>;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, asserted field by field in the tests
   api<T = any>(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
 }
@@ -51,13 +52,21 @@ export async function startSystem(label: string, env: Record<string, string> = {
     baseUrl,
     async start(service, extra = {}) {
       let output = '';
-      const child = spawn(process.execPath, [ENTRIES[service]], { env: { ...process.env, ...ctx.env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [ENTRIES[service]], {
+        env: { ...process.env, ...ctx.env, ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child.stdout?.on('data', (chunk) => (output += chunk));
       child.stderr?.on('data', (chunk) => (output += chunk));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       const proc = { name: service, child, output: () => output, exited };
       running.push(proc);
-      if (service === 'api') await waitFor(async () => (await fetch(`${baseUrl}/health/ready`).catch(() => null))?.ok === true, 20_000, () => output);
+      if (service === 'api')
+        await waitFor(
+          async () => (await fetch(`${baseUrl}/health/ready`).catch(() => null))?.ok === true,
+          20_000,
+          () => output,
+        );
       return proc;
     },
     async api(method, path, options = {}) {

@@ -6,7 +6,12 @@ export async function pdfText(pdf: Buffer | Uint8Array): Promise<{ pages: number
   const pageTexts: string[] = [];
   for (let n = 1; n <= doc.numPages; n++) {
     const content = await (await doc.getPage(n)).getTextContent();
-    pageTexts.push(content.items.map((item) => ('str' in item ? item.str : '')).join(' ').replace(/\s+/g, ' '));
+    pageTexts.push(
+      content.items
+        .map((item) => ('str' in item ? item.str : ''))
+        .join(' ')
+        .replace(/\s+/g, ' '),
+    );
   }
   const pages = doc.numPages;
   await doc.destroy();

@@ -34,7 +34,13 @@ export async function createSmtpCatcher(): Promise<SmtpCatcher> {
     messages: [],
     rejectRecipients: new Set(),
     deferAll: false,
-    env: { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(port), SMTP_SECURE: 'false', FROM_EMAIL: 'reports@books.test', FROM_NAME: 'Books Reports' },
+    env: {
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(port),
+      SMTP_SECURE: 'false',
+      FROM_EMAIL: 'reports@books.test',
+      FROM_NAME: 'Books Reports',
+    },
     async start() {
       server = new SMTPServer({
         authOptional: true,

@@ -27,7 +27,15 @@ export async function runBulkPass(deps: BulkDeps, signal: AbortSignal = new Abor
       return null;
     }
   });
-  const summary: PassSummary = { users: users.length, skippedUsers: 0, erroredUsers: 0, requests: 0, inserted: 0, failed: 0, durationMs: 0 };
+  const summary: PassSummary = {
+    users: users.length,
+    skippedUsers: 0,
+    erroredUsers: 0,
+    requests: 0,
+    inserted: 0,
+    failed: 0,
+    durationMs: 0,
+  };
   for (const outcome of outcomes) {
     if (!outcome) summary.erroredUsers++;
     else if (outcome.skipped) summary.skippedUsers++;

@@ -104,7 +104,12 @@ async function processRequest(
       const { items, corrupt } = parseItems(raw, cursor);
       const chunk = await insertChunk(sql, userId, requestId, items);
       const failures = [...corrupt, ...chunk.failures];
-      const recorded = await scripts.recordProgress(userId, requestId, token, { from: cursor, to: cursor + raw.length, inserted: chunk.inserted, failures });
+      const recorded = await scripts.recordProgress(userId, requestId, token, {
+        from: cursor,
+        to: cursor + raw.length,
+        inserted: chunk.inserted,
+        failures,
+      });
       if (!recorded) {
         // Someone recorded this chunk already (we were paused past our lease and got it back): resync.
         const fresh = await readBulkRequest(redis, keys, userId, requestId);
@@ -118,7 +123,10 @@ async function processRequest(
     }
     const durationMs = performance.now() - started;
     await scripts.finalize(userId, requestId, token, deps.now(), durationMs);
-    log.info({ userId, requestId, submitted: record.submitted, inserted, failed, durationMs: Math.round(durationMs) }, 'bulk request processed');
+    log.info(
+      { userId, requestId, submitted: record.submitted, inserted, failed, durationMs: Math.round(durationMs) },
+      'bulk request processed',
+    );
     return { inserted, failed };
   } catch (err) {
     if (err instanceof LeaseLostError) throw err;
@@ -130,8 +138,13 @@ async function processRequest(
       nextAttemptAt: new Date(now.getTime() + retryDelayMs(record.attempts + 1, settings.retryBaseMs)),
       maxAttempts: settings.maxAttempts,
     });
-    if (attempt.failed) log.error({ err, userId, requestId, attempts: attempt.attempts }, 'bulk request failed for good: attempts exhausted');
-    else log.warn({ err, userId, requestId, attempts: attempt.attempts }, 'bulk request attempt failed; it stays queued and is retried with backoff');
+    if (attempt.failed)
+      log.error({ err, userId, requestId, attempts: attempt.attempts }, 'bulk request failed for good: attempts exhausted');
+    else
+      log.warn(
+        { err, userId, requestId, attempts: attempt.attempts },
+        'bulk request attempt failed; it stays queued and is retried with backoff',
+      );
     return 'stopped';
   }
 }

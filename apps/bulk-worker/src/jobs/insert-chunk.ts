@@ -50,7 +50,8 @@ async function explainRejections(sql: Sql, userId: string, requestId: string, mi
   return missing.map((item) => {
     const holder = item.b.isbn ? holderByIsbn.get(item.b.isbn) : undefined;
     let reason = 'not inserted: it conflicts with an existing book';
-    if (holder?.bulk_request_id === requestId) reason = `duplicate ISBN ${item.b.isbn}: same as item ${holder.bulk_item_index} of this import`;
+    if (holder?.bulk_request_id === requestId)
+      reason = `duplicate ISBN ${item.b.isbn}: same as item ${holder.bulk_item_index} of this import`;
     else if (holder) reason = `duplicate ISBN ${item.b.isbn}: already in your collection`;
     return { index: item.i, title: item.b.title, author: item.b.author, reason };
   });

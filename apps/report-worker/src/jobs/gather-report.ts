@@ -14,8 +14,19 @@ export interface ReportContext {
 
 export type Gathered = { ok: true; data: ReportData } | { ok: false; reason: string };
 
-export async function gatherReport(db: Database, redis: Redis, keys: RedisKeys, userId: string, requestIds: string[], context: ReportContext): Promise<Gathered> {
-  const [user] = await db.select({ id: users.id, username: users.username, email: users.email }).from(users).where(eq(users.id, userId)).limit(1);
+export async function gatherReport(
+  db: Database,
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  requestIds: string[],
+  context: ReportContext,
+): Promise<Gathered> {
+  const [user] = await db
+    .select({ id: users.id, username: users.username, email: users.email })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
   if (!user) return { ok: false, reason: 'the account no longer exists' };
   const requests: ReportRequest[] = [];
   for (const requestId of requestIds) {

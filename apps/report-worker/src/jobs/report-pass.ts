@@ -17,7 +17,18 @@ export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new 
       return 'errored';
     }
   });
-  const summary: ReportPassSummary = { users: users.length, sent: 0, cleaned_up: 0, retry_later: 0, failed: 0, waiting: 0, skipped: 0, nothing: 0, errored: 0, durationMs: 0 };
+  const summary: ReportPassSummary = {
+    users: users.length,
+    sent: 0,
+    cleaned_up: 0,
+    retry_later: 0,
+    failed: 0,
+    waiting: 0,
+    skipped: 0,
+    nothing: 0,
+    errored: 0,
+    durationMs: 0,
+  };
   for (const outcome of outcomes) if (outcome) summary[outcome]++;
   summary.durationMs = Math.round(performance.now() - started);
   deps.log.info(summary, 'report pass done');

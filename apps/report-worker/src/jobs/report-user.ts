@@ -4,11 +4,19 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { acquireLease, type Database, type RedisKeys, ReportLeaseLostError, type ReportScripts, ensureReportId, readReportStatus } from '@books/core';
+import {
+  acquireLease,
+  type Database,
+  ensureReportId,
+  type RedisKeys,
+  ReportLeaseLostError,
+  type ReportScripts,
+  readReportStatus,
+} from '@books/core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { isPermanentSmtpFailure } from '../mail/transport.js';
 import { reportFileName, reportHtml, reportSubject, reportText } from '../mail/report-email.js';
+import { isPermanentSmtpFailure } from '../mail/transport.js';
 import type { ReportData } from '../report-data.js';
 import { gatherReport } from './gather-report.js';
 
@@ -70,7 +78,11 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
       return 'nothing';
     }
     if (status.sent) {
-      await scripts.complete(userId, lease.token, { requestIds: status.sent.requestIds, completedAt: deps.now(), messageId: status.sent.messageId });
+      await scripts.complete(userId, lease.token, {
+        requestIds: status.sent.requestIds,
+        completedAt: deps.now(),
+        messageId: status.sent.messageId,
+      });
       log.info({ userId, reportId: status.sent.reportId }, 'report was sent before a crash; finished the clean-up without sending again');
       return 'cleaned_up';
     }
@@ -119,14 +131,19 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
       if (err instanceof ReportLeaseLostError) throw err;
       const permanent = isPermanentSmtpFailure(err);
       const message = err instanceof Error ? err.message : String(err);
-      const result = await scripts.recordFailure(userId, lease.token, failureOf(deps, requestIds, message, permanent, status.reportAttempts));
+      const result = await scripts.recordFailure(
+        userId,
+        lease.token,
+        failureOf(deps, requestIds, message, permanent, status.reportAttempts),
+      );
       const context = { err, userId, reportId, attempts: result.attempts, permanent };
       if (result.failed) log.error(context, 'report could not be delivered; requests marked failed');
       else log.warn(context, 'report attempt failed; it stays pending and is retried with backoff');
       return result.failed ? 'failed' : 'retry_later';
     }
     await scripts.complete(userId, lease.token, { requestIds, completedAt: deps.now(), messageId });
-    if (pdfPath && settings.cleanupAfterSend) await unlink(pdfPath).catch((err) => log.warn({ err, pdfPath }, 'could not remove the sent PDF'));
+    if (pdfPath && settings.cleanupAfterSend)
+      await unlink(pdfPath).catch((err) => log.warn({ err, pdfPath }, 'could not remove the sent PDF'));
     return 'sent';
   } catch (err) {
     if (!(err instanceof ReportLeaseLostError)) throw err;
@@ -139,5 +156,12 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
 
 function failureOf(deps: ReportDeps, requestIds: string[], error: string, permanent: boolean, attemptsSoFar: number) {
   const now = deps.now();
-  return { requestIds, error, permanent, now, nextAttemptAt: new Date(now.getTime() + reportRetryDelayMs(attemptsSoFar + 1, deps.settings.retryBaseMs)), maxAttempts: deps.settings.maxAttempts };
+  return {
+    requestIds,
+    error,
+    permanent,
+    now,
+    nextAttemptAt: new Date(now.getTime() + reportRetryDelayMs(attemptsSoFar + 1, deps.settings.retryBaseMs)),
+    maxAttempts: deps.settings.maxAttempts,
+  };
 }

@@ -90,7 +90,12 @@ export class LeaseLostError extends Error {
 export interface BulkWorkerScripts {
   markProcessing(userId: string, requestId: string, token: string, now: Date): Promise<void>;
   /** Returns false if this chunk was already recorded (the cursor moved on). */
-  recordProgress(userId: string, requestId: string, token: string, chunk: { from: number; to: number; inserted: number; failures: FailedItem[] }): Promise<boolean>;
+  recordProgress(
+    userId: string,
+    requestId: string,
+    token: string,
+    chunk: { from: number; to: number; inserted: number; failures: FailedItem[] },
+  ): Promise<boolean>;
   finalize(userId: string, requestId: string, token: string, processedAt: Date, durationMs: number): Promise<void>;
   recordFailure(
     userId: string,
@@ -100,7 +105,11 @@ export interface BulkWorkerScripts {
   ): Promise<{ attempts: number; failed: boolean }>;
 }
 
-export function createBulkWorkerScripts(redis: Redis, keys: RedisKeys, options: { leaseMs: number; cacheTtlMs: number; recordTtlSeconds: number }): BulkWorkerScripts {
+export function createBulkWorkerScripts(
+  redis: Redis,
+  keys: RedisKeys,
+  options: { leaseMs: number; cacheTtlMs: number; recordTtlSeconds: number },
+): BulkWorkerScripts {
   if (typeof (redis as Partial<Redis>).bulkFinalize !== 'function') {
     redis.defineCommand('bulkMarkProcessing', { numberOfKeys: 2, lua: MARK_PROCESSING });
     redis.defineCommand('bulkRecordProgress', { numberOfKeys: 3, lua: RECORD_PROGRESS });
@@ -112,7 +121,16 @@ export function createBulkWorkerScripts(redis: Redis, keys: RedisKeys, options: 
   };
   return {
     async markProcessing(userId, requestId, token, now) {
-      lost(await redis.bulkMarkProcessing(keys.bulkLease(userId), keys.bulkRequest(userId, requestId), token, now.toISOString(), options.leaseMs), userId);
+      lost(
+        await redis.bulkMarkProcessing(
+          keys.bulkLease(userId),
+          keys.bulkRequest(userId, requestId),
+          token,
+          now.toISOString(),
+          options.leaseMs,
+        ),
+        userId,
+      );
     },
     async recordProgress(userId, requestId, token, chunk) {
       const result = await redis.bulkRecordProgress(

@@ -73,7 +73,15 @@ return {attempts, 1}`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    reportMarkSent(lease: string, status: string, token: string, reportId: string, messageId: string, ids: string, sentAt: string): Result<number, Context>;
+    reportMarkSent(
+      lease: string,
+      status: string,
+      token: string,
+      reportId: string,
+      messageId: string,
+      ids: string,
+      sentAt: string,
+    ): Result<number, Context>;
     reportComplete(...args: (string | number)[]): Result<number, Context>;
     reportRecordFailure(...args: (string | number)[]): Result<[number, number] | number, Context>;
   }
@@ -109,7 +117,15 @@ export function createReportScripts(redis: Redis, keys: RedisKeys, options: { re
   const fixedKeys = (userId: string) => [keys.reportLease(userId), keys.bulkStatus(userId), keys.reportPending(), keys.bulkFailed()];
   return {
     async markSent(userId, token, sent) {
-      const result = await redis.reportMarkSent(keys.reportLease(userId), keys.bulkStatus(userId), token, sent.reportId, sent.messageId, sent.requestIds.join(','), sent.sentAt.toISOString());
+      const result = await redis.reportMarkSent(
+        keys.reportLease(userId),
+        keys.bulkStatus(userId),
+        token,
+        sent.reportId,
+        sent.messageId,
+        sent.requestIds.join(','),
+        sent.sentAt.toISOString(),
+      );
       if (result === -1) throw new ReportLeaseLostError(userId);
     },
     async complete(userId, token, done) {
@@ -170,7 +186,10 @@ export async function readReportStatus(redis: Redis, keys: RedisKeys, userId: st
     requestIds: ids(hash.requestIds),
     reportAttempts: Number(hash.reportAttempts ?? 0) || 0,
     nextAttemptAt: hash.nextAttemptAt || null,
-    sent: hash.sentMessageId && hash.sentReportId ? { reportId: hash.sentReportId, messageId: hash.sentMessageId, requestIds: ids(hash.sentRequestIds) } : null,
+    sent:
+      hash.sentMessageId && hash.sentReportId
+        ? { reportId: hash.sentReportId, messageId: hash.sentMessageId, requestIds: ids(hash.sentRequestIds) }
+        : null,
     reportId: hash.reportId || null,
   };
 }

@@ -22,9 +22,18 @@ import Type from 'typebox';
 import { AppError, notFound } from '../../errors.js';
 
 const security = [{ bearerAuth: [] }];
-const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 404: ErrorResponseSchema, 413: ErrorResponseSchema, 429: ErrorResponseSchema, 503: ErrorResponseSchema };
+const errors = {
+  400: ErrorResponseSchema,
+  401: ErrorResponseSchema,
+  404: ErrorResponseSchema,
+  413: ErrorResponseSchema,
+  429: ErrorResponseSchema,
+  503: ErrorResponseSchema,
+};
 const queueUnavailable = (cause: unknown) =>
-  Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; nothing was queued. Try again shortly.'), { cause });
+  Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; nothing was queued. Try again shortly.'), {
+    cause,
+  });
 
 const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app;
@@ -57,14 +66,24 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const idempotencyKey = request.headers['idempotency-key'];
       let result: Awaited<ReturnType<typeof submitBulkRequest>>;
       try {
-        result = await submitBulkRequest(app.redis, app.keys, { userId, submitted: request.body.books.length, valid, invalid, idempotencyKey, now });
+        result = await submitBulkRequest(app.redis, app.keys, {
+          userId,
+          submitted: request.body.books.length,
+          valid,
+          invalid,
+          idempotencyKey,
+          now,
+        });
       } catch (err) {
         throw queueUnavailable(err);
       }
       const record = result.created ? null : await readBulkRequest(app.redis, app.keys, userId, result.requestId);
       const processingAt = nextRun(config.bulk.cron, now);
       const reportAt = nextRun(config.report.cron, processingAt);
-      request.log.info({ userId, requestId: result.requestId, queued: valid.length, invalid: invalid.length, duplicate: !result.created }, 'bulk request queued');
+      request.log.info(
+        { userId, requestId: result.requestId, queued: valid.length, invalid: invalid.length, duplicate: !result.created },
+        'bulk request queued',
+      );
       reply.header('location', `/books/bulk/${result.requestId}`);
       return reply.code(202).send({
         success: true as const,
