@@ -18,7 +18,12 @@ const failures = [
   [12, 'Les Misérables', null, 'author is required'],
   [15, 'Война и мир', 'Лев Толстой', 'an ISBN 978-5-17-090335-2 is already in your library'],
   [21, 'Ἰλιάς', 'Όμηρος', 'publishedYear must be between 1450 and 2026'],
-  [22, 'Dvořák: A Biography in Letters, Sketches and Conversations with his Pupils in Prague and New York', 'Zdeněk Łukasiewicz', 'title must be at most 300 characters'],
+  [
+    22,
+    'Dvořák: A Biography in Letters, Sketches and Conversations with his Pupils in Prague and New York',
+    'Zdeněk Łukasiewicz',
+    'title must be at most 300 characters',
+  ],
   [30, 'The Great Gatsby', 'F. Scott Fitzgerald', 'an ISBN 978-0-7432-7356-5 is already in your library'],
   [31, 'Moby-Dick', 'Herman Melville', 'genre must be one of Fiction, Non-Fiction, Poetry, Drama, Reference'],
   [44, 'Ulysses', 'James Joyce', 'publishedYear must be an integer'],
@@ -76,11 +81,14 @@ const requests = [
   };
 });
 
-const totals = requests.reduce((t, r) => ({ submitted: t.submitted + r.submitted, inserted: t.inserted + r.inserted, failed: t.failed + r.failed }), {
-  submitted: 0,
-  inserted: 0,
-  failed: 0,
-});
+const totals = requests.reduce(
+  (t, r) => ({ submitted: t.submitted + r.submitted, inserted: t.inserted + r.inserted, failed: t.failed + r.failed }),
+  {
+    submitted: 0,
+    inserted: 0,
+    failed: 0,
+  },
+);
 
 /** @type {import('../dist/report-data.js').ReportData} */
 const data = {

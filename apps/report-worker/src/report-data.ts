@@ -26,5 +26,5 @@ export interface ReportData {
   user: { id: string; username: string; email: string };
   /** One section each, oldest first. */
   requests: ReportRequest[];
-  totals: { submitted: number; inserted: number; failed: number; /** 0-100, one decimal */ successRate: number };
+  totals: { submitted: number; inserted: number; failed: number /** 0-100, one decimal */; successRate: number };
 }

@@ -6,12 +6,10 @@ export async function pdfText(pdf: Buffer | Uint8Array): Promise<{ pages: number
   const pageTexts: string[] = [];
   for (let n = 1; n <= doc.numPages; n++) {
     const content = await (await doc.getPage(n)).getTextContent();
-    pageTexts.push(
-      content.items
-        .map((item) => ('str' in item ? item.str : ''))
-        .join(' ')
-        .replace(/\s+/g, ' '),
-    );
+    // pdf.js gives spaces as items of their own, and splits a word whose letters come from two
+    // font subsets (Dvořák) into several items: join with nothing, end of line as a space.
+    const text = content.items.map((item) => ('str' in item ? item.str + (item.hasEOL ? ' ' : '') : '')).join('');
+    pageTexts.push(text.replace(/\s+/g, ' '));
   }
   const pages = doc.numPages;
   await doc.destroy();

@@ -3,8 +3,8 @@ import type { FailedItem } from '@books/core';
 import { StyleSheet, Text, View } from '@react-pdf/renderer';
 import { Fragment } from 'react';
 import type { ReportData, ReportRequest } from '../report-data.js';
-import { formatCount } from './format.js';
 import { printable } from './fonts.js';
+import { formatCount } from './format.js';
 import { CheckIcon } from './icons.js';
 import { SectionTitle } from './section-title.js';
 import { colors, styles } from './styles.js';
@@ -77,13 +77,18 @@ function FailedTable({ items }: { items: FailedItem[] }) {
 }
 
 export function FailedBooksSection({ data }: { data: ReportData }) {
-  const withFailures = data.requests.map((request, i) => ({ request, position: i + 1 })).filter(({ request }) => request.failedItems.length > 0);
+  const withFailures = data.requests
+    .map((request, i) => ({ request, position: i + 1 }))
+    .filter(({ request }) => request.failedItems.length > 0);
   const total = withFailures.reduce((sum, { request }) => sum + request.failedItems.length, 0);
   const grouped = data.requests.length > 1;
 
   return (
     <>
-      <SectionTitle title={total > 0 ? `Failed books (${formatCount(total)})` : 'Failed books'} keepWithNext={grouped ? 20 + KEEP_WITH_TABLE : KEEP_WITH_TABLE} />
+      <SectionTitle
+        title={total > 0 ? `Failed books (${formatCount(total)})` : 'Failed books'}
+        keepWithNext={grouped ? 20 + KEEP_WITH_TABLE : KEEP_WITH_TABLE}
+      />
       {total === 0 ? (
         <View style={local.none} wrap={false}>
           <CheckIcon size={12} color={colors.inserted} />

@@ -24,14 +24,30 @@ export function registerReportFonts(): void {
   for (const subset of SUBSETS) {
     Font.register({
       family: `Noto Sans ${subset}`,
-      // fontkit reads WOFF (and WOFF2); WOFF needs no Brotli pass, so it loads a little faster.
-      fonts: WEIGHTS.map((fontWeight) => ({ src: path.join(packageDir, 'files', `noto-sans-${subset}-${fontWeight}-normal.woff`), fontWeight })),
+      // fontkit reads WOFF directly (WOFF2 would add a Brotli decode); test/pdf.test.ts checks that only these get embedded.
+      fonts: WEIGHTS.map((fontWeight) => ({
+        src: path.join(packageDir, 'files', `noto-sans-${subset}-${fontWeight}-normal.woff`),
+        fontWeight,
+      })),
     });
   }
-  // react-pdf hyphenates every word with English patterns by default, which splits titles and
-  // names mid-word ("Mis-érables") and breaks text search in the PDF. Break lines at spaces only.
-  Font.registerHyphenationCallback((word) => [word]);
+  Font.registerHyphenationCallback(breakPoints);
   registered = true;
+}
+
+// react-pdf hyphenates every word with English patterns by default, which splits titles and names
+// mid-word ("Mis-érables") and breaks searching the PDF. We break lines at spaces, and inside a word
+// only when it is so long (a URL, an e-mail address, a run with no spaces) that it could overflow its
+// column: such a word gets a possible break, shown with a hyphen, every few characters.
+const LONG_WORD = 28;
+const PIECE = 8;
+
+function breakPoints(word: string): string[] {
+  const chars = Array.from(word);
+  if (chars.length <= LONG_WORD) return [word];
+  const pieces: string[] = [];
+  for (let i = 0; i < chars.length; i += PIECE) pieces.push(chars.slice(i, i + PIECE).join(''));
+  return pieces;
 }
 
 /** The code point ranges the registered subsets cover, from the package's unicode.json. */

@@ -58,7 +58,11 @@ export function formatDateTime(iso: string | null, timeZone: string, options: Da
 
 /** The zone's short name at that instant, e.g. "UTC", "GMT+2", "EST". */
 export function zoneLabel(iso: string, timeZone: string): string {
-  return formatterFor(timeZone).formatToParts(new Date(iso)).find((part) => part.type === 'timeZoneName')?.value ?? timeZone;
+  return (
+    formatterFor(timeZone)
+      .formatToParts(new Date(iso))
+      .find((part) => part.type === 'timeZoneName')?.value ?? timeZone
+  );
 }
 
 function unit(count: number, name: string): string {

@@ -1,11 +1,10 @@
 // The bulk processing report as react-pdf components: header, details, summary, timeline, failures, footer.
-import { Document, Page, Path, StyleSheet, Svg, Text, View } from '@react-pdf/renderer';
+import { Document, type DocumentProps, Page, Path, StyleSheet, Svg, Text, View } from '@react-pdf/renderer';
 import type { ReactElement } from 'react';
-import type { DocumentProps } from '@react-pdf/renderer';
 import type { ReportData } from '../report-data.js';
 import { FailedBooksSection } from './failed-books-section.js';
-import { formatDateTime } from './format.js';
 import { printable } from './fonts.js';
+import { formatDateTime } from './format.js';
 import { SectionTitle } from './section-title.js';
 import { colors, page, styles } from './styles.js';
 import { SummarySection } from './summary-section.js';
@@ -17,28 +16,28 @@ const local = StyleSheet.create({
   band: {
     marginTop: -page.top,
     marginHorizontal: -page.side,
-    paddingTop: 26,
-    paddingBottom: 22,
+    paddingTop: 22,
+    paddingBottom: 20,
     paddingHorizontal: page.side,
     backgroundColor: colors.band,
     flexDirection: 'row',
     justifyContent: 'space-between',
     alignItems: 'center',
   },
-  brand: { flexDirection: 'row', alignItems: 'center', flexShrink: 1 },
+  brand: { flexDirection: 'row', alignItems: 'center', flexGrow: 1, flexBasis: 0 },
   logo: { marginRight: 11 },
   company: { fontSize: 14, fontWeight: 700, color: colors.bandText, lineHeight: 1.2 },
   address: { fontSize: 8.5, color: colors.bandMuted, marginTop: 2 },
-  bandMeta: { alignItems: 'flex-end', marginLeft: 20 },
-  bandLabel: { fontSize: 7.5, color: colors.bandMuted, textTransform: 'uppercase', letterSpacing: 0.8 },
+  bandMeta: { alignItems: 'flex-end', marginLeft: 20, flexShrink: 0 },
+  bandLabel: { fontSize: 7.5, color: colors.bandMuted, textTransform: 'uppercase', letterSpacing: 0.6 },
   bandValue: { fontSize: 9, color: colors.bandText, marginTop: 2 },
   accent: { marginHorizontal: -page.side, height: 3, backgroundColor: colors.accent },
-  titleBlock: { marginTop: 20 },
+  titleBlock: { marginTop: 16 },
   title: { fontSize: 20, fontWeight: 700, color: colors.band, lineHeight: 1.2 },
   subtitle: { fontSize: 10, color: colors.muted, marginTop: 3 },
-  details: { flexDirection: 'row', flexWrap: 'wrap', backgroundColor: colors.panel, borderRadius: 3, paddingTop: 10, paddingHorizontal: 12 },
-  detail: { width: '50%', paddingRight: 12, marginBottom: 10 },
-  detailWide: { width: '100%', marginBottom: 10 },
+  details: { flexDirection: 'row', flexWrap: 'wrap', backgroundColor: colors.panel, borderRadius: 3, paddingTop: 9, paddingHorizontal: 12 },
+  detail: { width: '50%', paddingRight: 12, marginBottom: 8 },
+  detailWide: { width: '100%', marginBottom: 8 },
   runningHead: {
     position: 'absolute',
     top: 22,
@@ -49,6 +48,7 @@ const local = StyleSheet.create({
     fontSize: 7.5,
     color: colors.faint,
   },
+  runningHeadPart: { maxWidth: '49%' },
   footer: {
     // Placed from the top: a fixed view placed with `bottom` vanishes, page numbers and all, once it
     // holds a `render` Text (react-pdf 4.9, found while building this).
@@ -82,7 +82,7 @@ function Header({ data }: { data: ReportData }) {
       <View style={local.band}>
         <View style={local.brand}>
           <Logo />
-          <View style={{ flexShrink: 1 }}>
+          <View style={{ flexGrow: 1, flexBasis: 0 }}>
             <Text style={local.company}>{printable(data.company.name)}</Text>
             <Text style={local.address}>{printable(data.company.address)}</Text>
           </View>
@@ -103,11 +103,17 @@ function Header({ data }: { data: ReportData }) {
   );
 }
 
-function Detail({ label, value, wide = false }: { label: string; value: string; wide?: boolean }) {
+/** One value per line; lines are separate Texts because a "\n" has no Noto glyph and drags in Helvetica. */
+function Detail({ label, value, wide = false }: { label: string; value: string | string[]; wide?: boolean }) {
+  const lines = typeof value === 'string' ? [value] : value;
   return (
     <View style={wide ? local.detailWide : local.detail}>
       <Text style={styles.label}>{label}</Text>
-      <Text style={styles.value}>{value}</Text>
+      {lines.map((line) => (
+        <Text key={line} style={styles.value}>
+          {line}
+        </Text>
+      ))}
     </View>
   );
 }
@@ -122,7 +128,7 @@ function ReportDetails({ data }: { data: ReportData }) {
         <Detail label="Generated at" value={formatDateTime(data.generatedAt, data.timeZone)} />
         <Detail label="Username" value={printable(data.user.username)} />
         <Detail label="Email" value={printable(data.user.email)} />
-        <Detail label={ids.length === 1 ? 'Request ID' : `Request IDs (${ids.length})`} value={ids.length === 0 ? '—' : ids.join('\n')} wide />
+        <Detail label={ids.length === 1 ? 'Request ID' : `Request IDs (${ids.length})`} value={ids.length === 0 ? '—' : ids} wide />
       </View>
     </View>
   );
@@ -132,8 +138,14 @@ function ReportDetails({ data }: { data: ReportData }) {
 function RunningHead({ data }: { data: ReportData }) {
   return (
     <View style={local.runningHead} fixed>
-      <Text render={({ pageNumber }) => (pageNumber > 1 ? `${REPORT_TITLE} · ${printable(data.company.name)}` : '')} />
-      <Text render={({ pageNumber }) => (pageNumber > 1 ? `${printable(data.user.username)} · ${data.reportId}` : '')} />
+      <Text
+        style={local.runningHeadPart}
+        render={({ pageNumber }) => (pageNumber > 1 ? `${REPORT_TITLE} · ${printable(data.company.name)}` : '')}
+      />
+      <Text
+        style={[local.runningHeadPart, { textAlign: 'right' }]}
+        render={({ pageNumber }) => (pageNumber > 1 ? `${printable(data.user.username)} · ${data.reportId}` : '')}
+      />
     </View>
   );
 }
@@ -151,7 +163,13 @@ function Footer({ data }: { data: ReportData }) {
 
 export function ReportDocument({ data }: { data: ReportData }) {
   return (
-    <Document title={`${REPORT_TITLE} ${data.reportId}`} author={data.company.name} creator={data.systemName} producer={data.systemName} language="en">
+    <Document
+      title={`${REPORT_TITLE} ${data.reportId}`}
+      author={data.company.name}
+      creator={data.systemName}
+      producer={data.systemName}
+      language="en"
+    >
       <Page size="A4" style={styles.page}>
         <RunningHead data={data} />
         <Header data={data} />

@@ -15,7 +15,6 @@ export const colors = {
   inserted: '#2F8A5F',
   insertedSoft: '#E6F3EC',
   failed: '#C0443C',
-  failedSoft: '#FBEAE8',
   empty: '#C9D0DA',
 } as const;
 

@@ -7,7 +7,7 @@ import { CheckIcon, CrossIcon } from './icons.js';
 import { SectionTitle } from './section-title.js';
 import { colors, styles } from './styles.js';
 
-const DONUT = { size: 96, stroke: 15 } as const;
+const DONUT = { size: 88, stroke: 14 } as const;
 
 const local = StyleSheet.create({
   row: { flexDirection: 'row' },
@@ -21,17 +21,17 @@ const local = StyleSheet.create({
     backgroundColor: colors.panel,
     borderLeftWidth: 3,
     borderRadius: 3,
-    paddingVertical: 9,
+    paddingVertical: 7,
     paddingHorizontal: 11,
-    height: 62,
+    height: 56,
   },
-  tileValueRow: { flexDirection: 'row', alignItems: 'center', marginTop: 4 },
+  tileValueRow: { flexDirection: 'row', alignItems: 'center', marginTop: 3 },
   tileValue: { fontSize: 18, fontWeight: 700, lineHeight: 1.1 },
   tileIcon: { marginLeft: 6 },
-  tileHint: { fontSize: 7.5, color: colors.faint, marginTop: 4 },
+  tileHint: { fontSize: 7.5, color: colors.faint, marginTop: 3 },
   chart: {
     width: 196,
-    height: 132,
+    height: 120,
     borderWidth: 1,
     borderColor: colors.rule,
     borderRadius: 3,
@@ -40,7 +40,15 @@ const local = StyleSheet.create({
     alignItems: 'center',
   },
   donut: { width: DONUT.size, height: DONUT.size },
-  donutCenter: { position: 'absolute', top: 0, left: 0, width: DONUT.size, height: DONUT.size, alignItems: 'center', justifyContent: 'center' },
+  donutCenter: {
+    position: 'absolute',
+    top: 0,
+    left: 0,
+    width: DONUT.size,
+    height: DONUT.size,
+    alignItems: 'center',
+    justifyContent: 'center',
+  },
   donutRate: { fontSize: 13, fontWeight: 700, lineHeight: 1 },
   donutCaption: { fontSize: 6.5, color: colors.muted, marginTop: 3, textTransform: 'uppercase', letterSpacing: 0.5 },
   legend: { marginLeft: 12, flexGrow: 1 },
@@ -134,14 +142,14 @@ export function SummarySection({ data }: { data: ReportData }) {
       value: formatCount(inserted),
       hint: `${share(inserted)} of submitted`,
       color: colors.inserted,
-      icon: <CheckIcon size={13} color={colors.inserted} />,
+      icon: <CheckIcon size={13} color={inserted > 0 ? colors.inserted : colors.empty} />,
     },
     {
       label: 'Failed',
       value: formatCount(failed),
       hint: failed === 0 ? 'nothing to fix' : 'listed below with reasons',
       color: colors.failed,
-      icon: <CrossIcon size={13} color={colors.failed} />,
+      icon: <CrossIcon size={13} color={failed > 0 ? colors.failed : colors.empty} />,
     },
     { label: 'Success rate', value: formatPercent(successRate), hint: 'inserted ÷ submitted', color: colors.band },
   ];

@@ -24,15 +24,15 @@ const local = StyleSheet.create({
   counts: { flexDirection: 'row' },
   count: { marginLeft: 14, alignItems: 'flex-end' },
   countValue: { fontSize: 10, fontWeight: 700 },
-  cardBody: { paddingTop: 11, paddingBottom: 10, paddingHorizontal: 10 },
+  cardBody: { paddingTop: 10, paddingBottom: 8, paddingHorizontal: 10 },
   track: { flexDirection: 'row' },
   step: { width: '33.33%' },
-  stepLine: { flexDirection: 'row', alignItems: 'center', minHeight: 11 },
+  stepLine: { flexDirection: 'row', alignItems: 'center' },
   dot: { width: DOT, height: DOT, borderRadius: DOT / 2, borderWidth: 2 },
   connector: { flexGrow: 1, height: 1.2, backgroundColor: colors.rule },
   gap: { fontSize: 7, color: colors.muted, paddingHorizontal: 5, flexShrink: 0 },
   stepText: { marginTop: 5, paddingRight: 8 },
-  durationRow: { flexDirection: 'row', marginTop: 10, paddingTop: 7, borderTopWidth: 1, borderTopColor: colors.rule },
+  durationRow: { flexDirection: 'row', marginTop: 8, paddingTop: 6, borderTopWidth: 1, borderTopColor: colors.rule },
   durationLabel: { fontSize: 8.5, color: colors.muted, marginRight: 6 },
   durationValue: { fontSize: 8.5, fontWeight: 700 },
 });
@@ -57,10 +57,13 @@ function TimelineTrack({ steps, timeZone, zone }: { steps: Step[]; timeZone: str
         <View key={step.label} style={local.step}>
           <View style={local.stepLine}>
             <View style={[local.dot, { borderColor: step.color, backgroundColor: step.at === null ? '#FFFFFF' : step.color }]} />
-            {step.gap === undefined ? null : (
+            {step.gap === undefined ? (
+              // Same line height as the captioned steps, so every step's text starts level.
+              <Text style={local.gap}> </Text>
+            ) : (
               <>
                 <View style={local.connector} />
-                <Text style={local.gap}>{step.gap}</Text>
+                <Text style={local.gap}>{step.gap || ' '}</Text>
                 <View style={local.connector} />
               </>
             )}
@@ -145,7 +148,14 @@ export function TimelineSection({ data }: { data: ReportData }) {
       <SectionTitle title="Processing timeline" aside={aside} keepWithNext={130} />
       {requests.length === 0 ? <Text style={styles.note}>No bulk requests are part of this report.</Text> : null}
       {requests.map((request, i) => (
-        <RequestCard key={request.requestId} request={request} position={i + 1} of={requests.length} timeZone={timeZone} zone={zonePerDate} />
+        <RequestCard
+          key={request.requestId}
+          request={request}
+          position={i + 1}
+          of={requests.length}
+          timeZone={timeZone}
+          zone={zonePerDate}
+        />
       ))}
     </>
   );
