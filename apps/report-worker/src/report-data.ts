@@ -1,30 +1,37 @@
 // What one report is made of: everything the PDF and the email show, gathered by the report job.
-import type { FailedItem } from '@books/core';
+// The schema also guards rendering: an exception inside a react-pdf component reaches the caller
+// only as "Cannot read properties of null", so data is checked, field by field, before rendering.
+import { FailedItemSchema, Nullable } from '@books/core';
+import Type, { type Static } from 'typebox';
 
-export interface ReportRequest {
-  requestId: string;
-  submitted: number;
-  inserted: number;
-  failed: number;
-  queuedAt: string;
-  processingStartedAt: string | null;
-  processedAt: string | null;
+const Count = Type.Integer({ minimum: 0 });
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const ReportRequestSchema = Type.Object({
+  requestId: Type.String(),
+  submitted: Count,
+  inserted: Count,
+  failed: Count,
+  queuedAt: Timestamp,
+  processingStartedAt: Nullable(Timestamp),
+  processedAt: Nullable(Timestamp),
   /** Time spent inserting (processing start to processed). */
-  durationMs: number | null;
+  durationMs: Nullable(Type.Number({ minimum: 0 })),
   /** Every failed item of this request, ordered by index. */
-  failedItems: FailedItem[];
-}
+  failedItems: Type.Array(FailedItemSchema),
+});
+export type ReportRequest = Static<typeof ReportRequestSchema>;
 
-export interface ReportData {
-  reportId: string;
-  /** ISO timestamp. */
-  generatedAt: string;
+export const ReportDataSchema = Type.Object({
+  reportId: Type.String(),
+  generatedAt: Timestamp,
   /** IANA time zone in which dates are shown, e.g. "UTC" or "Europe/Paris". */
-  timeZone: string;
-  systemName: string;
-  company: { name: string; address: string };
-  user: { id: string; username: string; email: string };
+  timeZone: Type.String(),
+  systemName: Type.String(),
+  company: Type.Object({ name: Type.String(), address: Type.String() }),
+  user: Type.Object({ id: Type.String(), username: Type.String(), email: Type.String() }),
   /** One section each, oldest first. */
-  requests: ReportRequest[];
-  totals: { submitted: number; inserted: number; failed: number /** 0-100, one decimal */; successRate: number };
-}
+  requests: Type.Array(ReportRequestSchema),
+  totals: Type.Object({ submitted: Count, inserted: Count, failed: Count, successRate: Type.Number({ minimum: 0, maximum: 100 }) }),
+});
+export type ReportData = Static<typeof ReportDataSchema>;
