@@ -1,5 +1,6 @@
 import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
 import { type ApiHarness, signup, startApi } from './helpers.js';
 
 let h: ApiHarness;
@@ -153,10 +154,29 @@ describe('tokens', () => {
     expect((await h.app.inject({ method: 'GET', url: '/books', headers: user.auth })).statusCode).toBe(401);
   });
 
-  it('refuses a token whose user was removed from the database directly, once the identity cache is cold', async () => {
+  it('stops working on every replica at once when the account is deleted on one', async () => {
+    const replica = await buildApp(h.ctx.config, { logger: false });
+    try {
+      const user = await signup(h.app);
+      const onReplica = () => replica.inject({ method: 'GET', url: '/auth/me', headers: user.auth });
+      expect((await onReplica()).statusCode).toBe(200);
+      expect((await h.app.inject({ method: 'DELETE', url: '/auth/me', headers: user.auth })).statusCode).toBe(204);
+      await expect.poll(async () => (await onReplica()).statusCode, { timeout: 1000, interval: 20 }).toBe(401);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('refuses a token whose user was removed from the database directly, once no cache holds it', async () => {
     const user = await signup(h.app);
     await h.app.sql`delete from users where id = ${user.id}`;
     await h.app.redis.del(h.app.keys.userIdentity(user.id));
-    expect((await me(user.auth.authorization)).statusCode).toBe(401);
+    // A replica that has not seen this user since (its in-process copy lasts 5 s).
+    const replica = await buildApp(h.ctx.config, { logger: false });
+    try {
+      expect((await replica.inject({ method: 'GET', url: '/auth/me', headers: user.auth })).statusCode).toBe(401);
+    } finally {
+      await replica.close();
+    }
   });
 });

@@ -12,6 +12,8 @@ export interface RedisKeys {
   userIdentity(userId: string): string;
   /** Namespace handed to @fastify/rate-limit, which appends the client key itself. */
   rateLimitNamespace(): string;
+  /** Pub/sub channel: user ids whose identity API replicas must forget at once (account deleted). */
+  identityRevocations(): string;
 
   /** List: the user's request ids waiting for the bulk worker, oldest first. No TTL. */
   bulkQueue(userId: string): string;
@@ -47,6 +49,7 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     booksCache: (userId) => user('books', userId),
     userIdentity: (userId) => user('identity', userId),
     rateLimitNamespace: () => `${prefix}rate_limit:`,
+    identityRevocations: () => `${prefix}identity_revocations`,
 
     bulkQueue: (userId) => user('bulk_books', userId),
     bulkItems: (userId, requestId) => `${user('bulk_books', userId)}:${requestId}`,

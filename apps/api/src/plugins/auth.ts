@@ -1,5 +1,5 @@
 // JWT authentication: HS256 only, `exp` and `sub` required, and the subject must still exist.
-import type { Role } from '@books/core';
+import { createRedisClient, type Role } from '@books/core';
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -42,10 +42,12 @@ export default fp(
     const identities = createIdentityService({
       db: app.db,
       redis: app.redis,
+      subscriber: createRedisClient(app.config.redisUrl, 'api', app.log, 'api-identity-subscriber'),
       keys: app.keys,
       adminEmails: app.config.adminEmails,
       log: app.log,
     });
+    app.addHook('onClose', async () => identities.close());
     app.decorate('identities', identities);
     app.decorateRequest('identity', null);
 

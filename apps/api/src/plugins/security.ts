@@ -23,7 +23,7 @@ export default fp(
     }
     await app.register(rateLimit, {
       global: true,
-      max: (_request, _key) => config.rateLimit.max,
+      max: config.rateLimit.max,
       timeWindow: config.rateLimit.windowMs,
       redis: app.redis,
       nameSpace: app.keys.rateLimitNamespace(),
