@@ -1,6 +1,5 @@
 // Rules a book must meet beyond its JSON shape, shared by POST/PUT /books and the bulk import.
 import Compile from 'typebox/compile';
-import Value from 'typebox/value';
 import { normalizeIsbn } from './isbn.js';
 import { type BookInput, BookInputSchema, type BookUpdate } from './schemas/books.js';
 import type { ErrorDetail } from './schemas/common.js';
@@ -33,6 +32,7 @@ export function normalizeBookFields<T extends BookUpdate>(input: T, now = new Da
 }
 
 const bookInputValidator = Compile(BookInputSchema);
+const BOOK_FIELDS = Object.keys(BookInputSchema.properties);
 
 /**
  * Validates one untrusted item (a bulk import entry): same schema and rules as POST /books,
@@ -42,7 +42,10 @@ export function parseBookInput(item: unknown, now = new Date()): { ok: true; val
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return { ok: false, reason: 'must be an object with title and author' };
   }
-  const cleaned = Value.Clean(BookInputSchema, structuredClone(item));
+  // Only the fields a client may set are kept (what Value.Clean does, at a fraction of its cost:
+  // it took ~70 µs a book, most of a 10,000-book POST /books/bulk).
+  const cleaned: Record<string, unknown> = {};
+  for (const field of BOOK_FIELDS) if (Object.hasOwn(item, field)) cleaned[field] = (item as Record<string, unknown>)[field];
   if (!bookInputValidator.Check(cleaned)) {
     const reasons = bookInputValidator.Errors(cleaned).map(describeError);
     return { ok: false, reason: [...new Set(reasons)].slice(0, 3).join('; ') };
