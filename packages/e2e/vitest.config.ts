@@ -1,12 +1,5 @@
-import { defineConfig } from 'vitest/config';
+import { mergeConfig } from 'vitest/config';
+import shared from '../../vitest.shared.js';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 240_000,
-    hookTimeout: 120_000,
-    // Each file has its own database and Redis namespace, so files may run side by side.
-    fileParallelism: true,
-    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
-  },
-});
+// Real processes on seconds-level schedules: minutes, not seconds, per test.
+export default mergeConfig(shared, { test: { testTimeout: 240_000, hookTimeout: 120_000 } });

@@ -1,19 +1,10 @@
 // Entry point: reads the config once, listens, and shuts down gracefully on SIGTERM/SIGINT.
-import { ConfigError, loadConfig } from '@books/core';
+import { loadConfigOrExit } from '@books/core';
 import { buildApp } from './app.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config = loadConfigOrExit(process.env);
 
 const app = await buildApp(config);
 if (config.jwt.insecureDevSecret) app.log.warn('JWT_SECRET is not set: using a development-only secret (never do this in production)');

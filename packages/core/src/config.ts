@@ -203,6 +203,17 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   };
 }
 
+/** For entry files: the config, or one line on stderr naming the bad variable and exit code 1. */
+export function loadConfigOrExit(source: Record<string, string | undefined>): Config {
+  try {
+    return loadConfig(source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
 function splitList(value: string): string[] {
   return value
     .split(',')

@@ -1,9 +1,9 @@
 // `pnpm db:migrate`: creates the database if needed and applies pending migrations.
-import { loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { ensureDatabase, runMigrations } from './db/migrate.js';
 import { createLogger } from './logger.js';
 
-const config = loadConfig(process.env);
+const config = loadConfigOrExit(process.env);
 const log = createLogger(config, 'migrate');
 try {
   if (await ensureDatabase(config.databaseUrl)) log.info('created the database');
