@@ -34,7 +34,7 @@ return invalidate_books_cache(KEYS[1], ARGV[1])`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    booksCacheFill(key: string, field: string, value: string, gen: string, ttlMs: number): Result<number, Context>;
+    booksCacheFill(key: string, field: string, value: string | Buffer, gen: string, ttlMs: number): Result<number, Context>;
     booksCacheInvalidate(key: string, ttlMs: number): Result<number, Context>;
   }
 }
@@ -47,8 +47,8 @@ export function defineBooksCacheCommands(redis: Redis): void {
 }
 
 export interface CacheRead {
-  /** The cached page, serialised, or null on a miss. */
-  value: string | null;
+  /** The cached page, serialised JSON as raw bytes (sent as they are, never decoded), or null on a miss. */
+  value: Buffer | null;
   /** The generation seen; pass it back to fill(). */
   gen: string;
 }
@@ -56,7 +56,7 @@ export interface CacheRead {
 export interface BooksCache {
   read(userId: string, field: string): Promise<CacheRead>;
   /** Stores a page unless the cache was invalidated since `gen` was read. Returns whether it stored. */
-  fill(userId: string, field: string, value: string, gen: string): Promise<boolean>;
+  fill(userId: string, field: string, value: string | Buffer, gen: string): Promise<boolean>;
   invalidate(userId: string): Promise<void>;
 }
 
@@ -65,8 +65,8 @@ export function createBooksCache(redis: Redis, keys: RedisKeys, ttlSeconds: numb
   const ttlMs = ttlSeconds * 1000;
   return {
     async read(userId, field) {
-      const [value, gen] = await redis.hmget(keys.booksCache(userId), field, GEN_FIELD);
-      return { value: value ?? null, gen: gen ?? '' };
+      const [value, gen] = await redis.hmgetBuffer(keys.booksCache(userId), field, GEN_FIELD);
+      return { value: value ?? null, gen: gen?.toString() ?? '' };
     },
     async fill(userId, field, value, gen) {
       return (await redis.booksCacheFill(keys.booksCache(userId), field, value, gen, ttlMs)) === 1;

@@ -9,13 +9,15 @@ export interface ConnectionLogger {
 }
 
 /**
+ * Auto-pipelining batches the commands that concurrent requests issue in one tick into one write:
+ * fewer syscalls for the API and for Redis on the cache-hit path.
  * The API fails fast (no offline queue, one retry) so it can fall back to Postgres or answer 503;
  * workers wait for Redis to come back (maxRetriesPerRequest: null). Both reconnect forever.
  */
 export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, name: string = role): Redis {
   const options: RedisOptions =
     role === 'api'
-      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 }
+      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000, enableAutoPipelining: true }
       : { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5000 };
   const client = new Redis(url, {
     ...options,
