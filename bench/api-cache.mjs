@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dropDatabase, freshDatabase, REDIS_URL, unlinkPrefix } from './lib/datastores.mjs';
+import { call, expect, signup, startApi } from './lib/api.mjs';
+import { isbn13 } from './lib/books.mjs';
+import { dropDatabase, freshDatabase, unlinkPrefix } from './lib/datastores.mjs';
 import { cpuSeconds, freePort, startNode, stopAll, waitForHttp } from './lib/processes.mjs';
 import { ensureWrk, runWrk } from './lib/wrk.mjs';
 
@@ -20,62 +22,12 @@ const TARGET_RATIO = 0.7;
 const RATE_LIMIT_MAX = 10_000_000;
 const DB_NAME = 'books_bench';
 
-const apiServer = fileURLToPath(new URL('../apps/api/dist/server.js', import.meta.url));
 const bareServer = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 const log = (message) => console.error(`api-cache: ${message}`);
 
-async function call(base, path, { token, method = 'GET', json } = {}) {
-  const headers = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (json) headers['content-type'] = 'application/json';
-  const res = await fetch(base + path, { method, headers, body: json && JSON.stringify(json) });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
-
-async function expect(status, response, what) {
-  const res = await response;
-  if (res.status !== status) throw new Error(`${what}: expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
-  return res;
-}
-
-// ISBN-13 with a valid check digit, so the books look like real input.
-function isbn13(n) {
-  const digits = `978${String(n).padStart(9, '0')}`;
-  const sum = [...digits].reduce((acc, d, i) => acc + Number(d) * (i % 2 ? 3 : 1), 0);
-  return digits + ((10 - (sum % 10)) % 10);
-}
-
-async function startApi(databaseUrl, prefix) {
-  const port = await freePort();
-  const child = startNode(apiServer, {
-    PATH: process.env.PATH,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    REDIS_KEY_PREFIX: prefix,
-    JWT_SECRET: randomBytes(32).toString('hex'),
-    RATE_LIMIT_MAX: String(RATE_LIMIT_MAX),
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health/live`, child);
-  return { base, pid: child.pid };
-}
-
 /** Signs up, adds the books, and leaves the list cached: returns the token and the cached body. */
 async function seed(api) {
-  const id = randomBytes(4).toString('hex');
-  const signup = await expect(
-    201,
-    call(api, '/auth/signup', {
-      method: 'POST',
-      json: { username: `bench_${id}`, email: `bench_${id}@example.com`, password: 'bench-password-1' },
-    }),
-    'POST /auth/signup',
-  );
-  const { token } = JSON.parse(signup.text);
+  const { token } = await signup(api, `bench_${randomBytes(4).toString('hex')}`);
   const genres = ['Fiction', 'History', 'Science', 'Poetry'];
   for (let i = 0; i < BOOKS; i++) {
     const book = {
@@ -194,7 +146,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'books-bench-'));
 const load1m = loadavg()[0];
 try {
   log(`preparing database ${DB_NAME} and Redis prefix ${prefix}`);
-  const api = await startApi(await freshDatabase(DB_NAME), prefix);
+  const api = await startApi(await freshDatabase(DB_NAME), prefix, { RATE_LIMIT_MAX: String(RATE_LIMIT_MAX) });
   const { token, body } = await seed(api.base);
   const bare = await startBare(body, tmp);
   log(`loading the API for ${WARMUP_S + DURATION_S} s`);

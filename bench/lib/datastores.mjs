@@ -3,22 +3,30 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 const requireFromApi = createRequire(new URL('../../apps/api/package.json', import.meta.url));
-const postgres = requireFromApi('postgres');
+export const postgres = requireFromApi('postgres');
 const { Redis } = requireFromApi('ioredis');
-const { ensureDatabase, runMigrations } = await import(pathToFileURL(requireFromApi.resolve('@books/core')).href);
+const core = await import(pathToFileURL(requireFromApi.resolve('@books/core')).href);
+const { ensureDatabase, runMigrations } = core;
+// The services' own key builders, so that a benchmark never spells a Redis key itself.
+export const { createRedisKeys } = core;
 
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: a script run by node, not a turbo task
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** Drops `name` if a previous run left it, creates it again and migrates it; returns its URL. */
-export async function freshDatabase(name) {
+export function databaseUrl(name) {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
-  await dropDatabase(name);
-  await ensureDatabase(url.href);
-  await runMigrations(url.href);
   return url.href;
+}
+
+/** Drops `name` if a previous run left it, creates it again and migrates it; returns its URL. */
+export async function freshDatabase(name) {
+  const url = databaseUrl(name);
+  await dropDatabase(name);
+  await ensureDatabase(url);
+  await runMigrations(url);
+  return url;
 }
 
 export async function dropDatabase(name) {
@@ -31,18 +39,25 @@ export async function dropDatabase(name) {
   }
 }
 
-/** Removes every key under `prefix` with SCAN + UNLINK (never KEYS, which blocks Redis); returns how many. */
-export async function unlinkPrefix(prefix) {
+/** A Redis client that fails fast (a benchmark has nothing to wait for); the caller disconnects it. */
+export async function connectRedis() {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   let lastError;
   redis.on('error', (err) => {
     lastError = err;
   });
+  await redis.connect().catch((err) => {
+    redis.disconnect();
+    throw lastError ?? err;
+  });
+  return redis;
+}
+
+/** Removes every key under `prefix` with SCAN + UNLINK (never KEYS, which blocks Redis); returns how many. */
+export async function unlinkPrefix(prefix) {
+  const redis = await connectRedis();
   let removed = 0;
   try {
-    await redis.connect().catch((err) => {
-      throw lastError ?? err;
-    });
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);

@@ -19,9 +19,12 @@ export function freePort() {
   });
 }
 
-/** Starts `node file ...args`; its output goes to our stderr so that stdout carries only results. */
-export function startNode(file, env, args = []) {
-  const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', 2, 2] });
+/**
+ * Starts `node file ...args`; its output goes to our stderr so that stdout carries only results,
+ * unless `stdout: 'pipe'` asks for the child's stdout (e.g. to read its log lines).
+ */
+export function startNode(file, env, args = [], { stdout = 2 } = {}) {
+  const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', stdout, 2] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -37,6 +40,85 @@ export function cpuSeconds(pid) {
   } catch {
     return null;
   }
+}
+
+/** Resident set size now and its high-water mark, in kB, from /proc; null once the process is gone. */
+export function memoryKb(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1]);
+    const rss = field('VmRSS');
+    // A zombie (exited, not yet reaped) has no memory lines any more.
+    return Number.isFinite(rss) ? { rss, hwm: field('VmHWM') } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples a process every `everyMs` until `stop()`: its peak RSS, the kernel's high-water mark (which
+ * also catches a peak between two samples) and its CPU seconds as last seen before it exited.
+ */
+export function watchProcess(pid, everyMs = 20) {
+  const seen = { peakRssKb: 0, hwmKb: 0, cpuS: 0 };
+  const sample = () => {
+    const memory = memoryKb(pid);
+    if (!memory) return;
+    seen.peakRssKb = Math.max(seen.peakRssKb, memory.rss);
+    seen.hwmKb = Math.max(seen.hwmKb, memory.hwm);
+    seen.cpuS = cpuSeconds(pid) ?? seen.cpuS;
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return seen;
+    },
+  };
+}
+
+/**
+ * CPU seconds used by a changing set of processes (e.g. database backends that come and go):
+ * `findPids()` is asked every `findEveryMs` for new ones, each is read every `everyMs` until it exits.
+ */
+export function watchCpu(findPids, { everyMs = 20, findEveryMs = 100 } = {}) {
+  const cpu = new Map();
+  let failure;
+  let finding = false;
+  const find = setInterval(() => {
+    if (finding) return;
+    finding = true;
+    findPids()
+      .then((pids) => {
+        for (const pid of pids) if (!cpu.has(pid)) cpu.set(pid, 0);
+      })
+      .catch((err) => {
+        failure = err;
+      })
+      .finally(() => {
+        finding = false;
+      });
+  }, findEveryMs);
+  const read = setInterval(() => {
+    for (const pid of cpu.keys()) cpu.set(pid, cpuSeconds(pid) ?? cpu.get(pid));
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(find);
+      clearInterval(read);
+      if (failure) throw failure;
+      return { processes: cpu.size, cpuS: [...cpu.values()].reduce((a, b) => a + b, 0) };
+    },
+  };
+}
+
+/** CPU seconds the whole machine spent busy, and in total, since boot (all cores), from /proc/stat. */
+export function machineCpuSeconds() {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / 100, total: (busy + idle + iowait) / 100 };
 }
 
 /** Polls `url` until it answers 2xx; fails early if the process dies first. */
@@ -56,21 +138,22 @@ export async function waitForHttp(url, child, timeoutMs = 15_000) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** SIGTERM to every child still running, SIGKILL to any that has not exited within `timeoutMs`. */
+/** SIGTERM to one child, SIGKILL if it has not exited within `timeoutMs`. */
+export function stop(child, timeoutMs = 5000) {
+  if (!running(child)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Stops every child still running. */
 export async function stopAll(timeoutMs = 5000) {
-  await Promise.all(
-    [...children].filter(running).map(
-      (child) =>
-        new Promise((resolve) => {
-          const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-          child.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all([...children].map((child) => stop(child, timeoutMs)));
 }
 
 // A signal skips the caller's `finally`: still take the servers down. What else is left behind is
