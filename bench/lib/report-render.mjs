@@ -31,6 +31,7 @@ export function sampleReport(failures) {
         processingStartedAt: '2025-10-13T13:42:19.000Z',
         processedAt: '2025-10-13T13:42:21.400Z',
         durationMs: 2400,
+        failedItemsOmitted: 0,
         failedItems: Array.from({ length: failures }, (_, i) => ({
           index: i + 3,
           // Some missing titles and authors, as real failures have.

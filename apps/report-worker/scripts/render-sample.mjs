@@ -52,6 +52,7 @@ const requests = [
     startedAfter: 124,
     durationMs: 135_400,
     failedItems: toItems(failures),
+    failedItemsOmitted: 0,
   },
   {
     requestId: 'c81f0a52-3d7b-4e19-a6c4-7b95e2d1f008',
@@ -60,6 +61,7 @@ const requests = [
     startedAfter: 77,
     durationMs: 412_900,
     failedItems: toItems(secondFailures),
+    failedItemsOmitted: 0,
   },
   {
     requestId: 'e4a9b6c3-1f28-4d57-9e0b-58c3a7d6b2f9',
@@ -68,6 +70,7 @@ const requests = [
     startedAfter: 38,
     durationMs: 850,
     failedItems: toItems(thirdFailures),
+    failedItemsOmitted: 0,
   },
 ].map(({ startedAfter, durationMs, ...r }) => {
   const processingStartedAt = at(r.queuedAt, startedAfter);

@@ -17,8 +17,10 @@ export const ReportRequestSchema = Type.Object({
   processedAt: Nullable(Timestamp),
   /** Time spent inserting (processing start to processed). */
   durationMs: Nullable(Type.Number({ minimum: 0 })),
-  /** Every failed item of this request, ordered by index. */
+  /** The failed items listed in the PDF, ordered by index (all of them, up to a cap per report). */
   failedItems: Type.Array(FailedItemSchema),
+  /** Failed items beyond the cap: in the CSV attachment only. */
+  failedItemsOmitted: Count,
 });
 export type ReportRequest = Static<typeof ReportRequestSchema>;
 

@@ -12,7 +12,8 @@ export function createReportDeps(config: Config, log: Logger): ReportDeps & { cl
   const redis = createRedisClient(config.redisUrl, 'worker', log, 'report-worker');
   const keys = createRedisKeys(config.redisKeyPrefix);
   const mailer = createMailTransport(config.smtp);
-  const renderer = createPdfRenderer({ concurrency: Math.min(2, config.report.concurrency) });
+  // One thread by default keeps the worker under 300 MB; more threads (or more replicas) for throughput.
+  const renderer = createPdfRenderer({ concurrency: config.report.renderThreads });
   return {
     db: db.db,
     redis,

@@ -32,6 +32,7 @@ function request(failedItems: FailedItem[], overrides: Partial<ReportRequest> = 
     processedAt: '2025-10-13T15:42:30.000Z',
     durationMs: 135_000,
     failedItems,
+    failedItemsOmitted: 0,
     ...overrides,
   };
 }

@@ -245,3 +245,30 @@ describe('PDF_OUTPUT_DIR', () => {
     expect(existsSync(clean) && readdirSync(clean)).toEqual([]);
   });
 });
+
+describe('a very large import', () => {
+  it('lists the first 500 failures in the PDF and every one, with its reason, in a CSV attachment', async () => {
+    const user = await signup(h.app);
+    const bad = Array.from({ length: 520 }, (_, n) => ({
+      title: n === 0 ? '=HYPERLINK("x")' : `Bad, "quoted" ${n}`,
+      author: 'A',
+      isbn: 'nope',
+    }));
+    await submit(h.app, user, [...validBooks(1, 'Good'), ...bad]);
+    await h.drainBulk();
+    await runReportPass({ ...h.deps, now: later(24 * 60) });
+    const [mail] = mailsTo(h.smtp, user.email);
+    expect(mail!.parsed.subject).toBe('Your book import: 1 of 521 added, 520 failed');
+    const csv = mail!.parsed.attachments.find((a) => a.contentType === 'text/csv');
+    const lines = csv!.content.toString().trim().split('\r\n');
+    expect(lines[0]).toBe('request_id,index,title,author,reason');
+    expect(lines).toHaveLength(521);
+    expect(lines[1]).toContain(`,1,"'=HYPERLINK(""x"")",A,`);
+    expect(lines[520]).toContain(',520,"Bad, ""quoted"" 519",A,');
+    const { text } = await pdfText(pdfOf(mail!));
+    expect(text).toContain('Failed books (520)');
+    expect(text).toContain('Bad, "quoted" 499');
+    expect(text).not.toContain('Bad, "quoted" 500');
+    expect(text).toContain('and 20 more failed books');
+  }, 120_000);
+});

@@ -65,6 +65,7 @@ export const EnvSchema = Type.Object({
   BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record (1-365)'),
   REPORT_TIMEZONE: Type.String({ default: 'UTC', description: 'an IANA time zone such as UTC or Europe/Paris' }),
   REPORT_CONCURRENCY: Int(4, 1, 64, 'users a report worker reports at once (1-64)'),
+  REPORT_RENDER_THREADS: Int(1, 1, 8, 'PDF render threads per report worker (1-8); each costs ~100 MB'),
   REPORT_RETRY_BASE_SECONDS: Int(60, 1, 86_400, 'seconds before the first retry of a failed report; doubles each time, capped at 30x'),
   REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed (1-100)'),
   ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
@@ -102,7 +103,7 @@ export interface Config {
     retryBaseMs: number;
     recordTtlSeconds: number;
   };
-  report: { cron: string; maxAttempts: number; retryBaseMs: number; timeZone: string; concurrency: number };
+  report: { cron: string; maxAttempts: number; retryBaseMs: number; timeZone: string; concurrency: number; renderThreads: number };
   adminEmails: string[];
   cacheTtlSeconds: number;
   rateLimit: { max: number; windowMs: number; authMax: number };
@@ -193,6 +194,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       retryBaseMs: e.REPORT_RETRY_BASE_SECONDS * 1000,
       timeZone: e.REPORT_TIMEZONE,
       concurrency: e.REPORT_CONCURRENCY,
+      renderThreads: e.REPORT_RENDER_THREADS,
     },
     adminEmails: splitList(e.ADMIN_EMAILS).map((email) => email.toLowerCase()),
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,

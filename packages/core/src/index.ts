@@ -7,6 +7,7 @@ export * from './config.js';
 export * from './db/client.js';
 export * from './db/migrate.js';
 export * from './db/schema.js';
+export * from './db/users-queries.js';
 export * from './duration.js';
 export * from './isbn.js';
 export * from './lease.js';

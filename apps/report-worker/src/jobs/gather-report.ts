@@ -1,6 +1,5 @@
 // Collects what one report shows: the user (Postgres) and each listed request with its failures (Redis).
-import { type Database, type RedisKeys, readBulkRequest, readFailedItems, users } from '@books/core';
-import { eq } from 'drizzle-orm';
+import { type Database, findUserById, type RedisKeys, readBulkRequest, readFailedItems } from '@books/core';
 import type { Redis } from 'ioredis';
 import type { ReportData, ReportRequest } from '../report-data.js';
 
@@ -12,7 +11,19 @@ export interface ReportContext {
   company: { name: string; address: string };
 }
 
-export type Gathered = { ok: true; data: ReportData } | { ok: false; reason: string };
+/**
+ * react-pdf's time grows faster than linearly with rows (300 failures: ~3 s; 2,000: ~90 s), so
+ * the PDF lists at most this many failed books; every one of them is in the CSV attachment.
+ */
+export const MAX_FAILURES_IN_PDF = 500;
+
+export type Gathered = { ok: true; data: ReportData; failuresCsv: string | null } | { ok: false; reason: string };
+
+const csvField = (value: string | number | null) => {
+  // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
+  const text = value === null ? '' : String(value).replace(/^[=+\-@]/, "'$&");
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
 
 export async function gatherReport(
   db: Database,
@@ -22,13 +33,12 @@ export async function gatherReport(
   requestIds: string[],
   context: ReportContext,
 ): Promise<Gathered> {
-  const [user] = await db
-    .select({ id: users.id, username: users.username, email: users.email })
-    .from(users)
-    .where(eq(users.id, userId))
-    .limit(1);
-  if (!user) return { ok: false, reason: 'the account no longer exists' };
+  const row = await findUserById(db, userId);
+  if (!row) return { ok: false, reason: 'the account no longer exists' };
+  const user = { id: row.id, username: row.username, email: row.email };
   const requests: ReportRequest[] = [];
+  const csvRows: string[] = [];
+  let listed = 0;
   for (const requestId of requestIds) {
     const record = await readBulkRequest(redis, keys, userId, requestId);
     if (!record) continue;
@@ -41,8 +51,16 @@ export async function gatherReport(
       processingStartedAt: record.processingStartedAt,
       processedAt: record.processedAt,
       durationMs: record.durationMs,
-      failedItems: await readFailedItems(redis, keys, userId, requestId),
+      failedItems: [],
+      failedItemsOmitted: 0,
     });
+    const failures = await readFailedItems(redis, keys, userId, requestId);
+    const room = Math.max(0, MAX_FAILURES_IN_PDF - listed);
+    const request = requests[requests.length - 1]!;
+    request.failedItems = failures.slice(0, room);
+    request.failedItemsOmitted = failures.length - request.failedItems.length;
+    listed += request.failedItems.length;
+    for (const f of failures) csvRows.push([requestId, f.index, f.title, f.author, f.reason].map(csvField).join(','));
   }
   if (requests.length === 0) return { ok: false, reason: 'none of the listed requests is on record any more' };
   requests.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
@@ -51,6 +69,7 @@ export async function gatherReport(
   const failed = requests.reduce((n, r) => n + r.failed, 0);
   return {
     ok: true,
+    failuresCsv: csvRows.length ? `request_id,index,title,author,reason\r\n${csvRows.join('\r\n')}\r\n` : null,
     data: {
       reportId: context.reportId,
       generatedAt: context.generatedAt.toISOString(),

@@ -15,7 +15,7 @@ import {
 } from '@books/core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { reportFileName, reportHtml, reportSubject, reportText } from '../mail/report-email.js';
+import { failuresFileName, reportFileName, reportHtml, reportSubject, reportText } from '../mail/report-email.js';
 import { isPermanentSmtpFailure } from '../mail/transport.js';
 import type { ReportData } from '../report-data.js';
 import { gatherReport } from './gather-report.js';
@@ -105,7 +105,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
         log.error({ userId, reportId, reason: gathered.reason }, 'report cannot be made; requests marked failed');
         return 'failed';
       }
-      const { data } = gathered;
+      const { data, failuresCsv } = gathered;
       const pdf = await deps.renderer.render(data);
       const filename = reportFileName(data);
       if (settings.pdfOutputDir) {
@@ -122,7 +122,10 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
         html: reportHtml(data),
         text: reportText(data),
         messageId,
-        attachments: [{ filename, content: pdf, contentType: 'application/pdf' }],
+        attachments: [
+          { filename, content: pdf, contentType: 'application/pdf' },
+          ...(failuresCsv ? [{ filename: failuresFileName(data), content: Buffer.from(failuresCsv), contentType: 'text/csv' }] : []),
+        ],
       });
       messageId = info.messageId || messageId;
       await scripts.markSent(userId, lease.token, { reportId, messageId, requestIds, sentAt: deps.now() });

@@ -10,6 +10,10 @@ export function reportFileName(data: ReportData): string {
   return `book-import-report-${data.generatedAt.slice(0, 10)}-${data.reportId.slice(0, 8)}.pdf`;
 }
 
+export function failuresFileName(data: ReportData): string {
+  return `failed-books-${data.generatedAt.slice(0, 10)}-${data.reportId.slice(0, 8)}.csv`;
+}
+
 export function reportSubject(data: ReportData): string {
   const { submitted, inserted, failed } = data.totals;
   const imports = data.requests.length === 1 ? 'Your book import' : `Your ${data.requests.length} book imports`;
@@ -43,7 +47,7 @@ export function reportHtml(data: ReportData): string {
 <div style="font-size:13px;opacity:.85;">Bulk book processing report</div></td></tr>
 <tr><td style="padding:24px;">
 <p style="margin:0 0 16px;">Hello ${escapeHtml(data.user.username)},</p>
-<p style="margin:0 0 16px;">Your ${data.requests.length === 1 ? 'import has' : `${data.requests.length} imports have`} been processed. The full report is attached as a PDF.</p>
+<p style="margin:0 0 16px;">Your ${data.requests.length === 1 ? 'import has' : `${data.requests.length} imports have`} been processed. The full report is attached as a PDF${failed ? ', and every book that was not added is listed in the attached CSV file' : ''}.</p>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="margin:0 0 16px;text-align:center;">
 <tr>
 <td style="padding:12px;background:#f6f8fa;border-radius:6px;"><div style="font-size:22px;font-weight:bold;">${submitted}</div><div style="font-size:12px;color:#666;">submitted</div></td>
@@ -80,8 +84,14 @@ export function reportText(data: ReportData): string {
   if (failures.length) {
     lines.push('', 'Books that were not added:');
     for (const f of failures.slice(0, 50)) lines.push(`- #${f.index} "${f.title ?? '(no title)'}": ${f.reason}`);
-    if (failures.length > 50) lines.push(`… and ${failures.length - 50} more in the attached PDF.`);
+    if (data.totals.failed > 50) lines.push(`… and ${data.totals.failed - 50} more in the attached files.`);
   }
-  lines.push('', `The full report is attached (report ${data.reportId}).`, '', `${data.company.name}`, data.company.address);
+  lines.push(
+    '',
+    `The full report is attached as a PDF (report ${data.reportId})${failures.length ? '; every book that was not added is in the attached CSV file' : ''}.`,
+    '',
+    `${data.company.name}`,
+    data.company.address,
+  );
   return lines.join('\n');
 }

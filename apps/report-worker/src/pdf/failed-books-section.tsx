@@ -79,8 +79,8 @@ function FailedTable({ items }: { items: FailedItem[] }) {
 export function FailedBooksSection({ data }: { data: ReportData }) {
   const withFailures = data.requests
     .map((request, i) => ({ request, position: i + 1 }))
-    .filter(({ request }) => request.failedItems.length > 0);
-  const total = withFailures.reduce((sum, { request }) => sum + request.failedItems.length, 0);
+    .filter(({ request }) => request.failedItems.length + request.failedItemsOmitted > 0);
+  const total = withFailures.reduce((sum, { request }) => sum + request.failedItems.length + request.failedItemsOmitted, 0);
   const grouped = data.requests.length > 1;
 
   return (
@@ -98,7 +98,13 @@ export function FailedBooksSection({ data }: { data: ReportData }) {
       {withFailures.map(({ request, position }) => (
         <Fragment key={request.requestId}>
           {grouped ? <GroupTitle request={request} position={position} of={data.requests.length} /> : null}
-          <FailedTable items={request.failedItems} />
+          {request.failedItems.length > 0 ? <FailedTable items={request.failedItems} /> : null}
+          {request.failedItemsOmitted > 0 ? (
+            <Text style={local.noneText}>
+              … and {formatCount(request.failedItemsOmitted)} more failed books: every failed book, with its reason, is in the CSV file
+              attached to the email.
+            </Text>
+          ) : null}
         </Fragment>
       ))}
     </>
@@ -112,7 +118,7 @@ function GroupTitle({ request, position, of }: { request: ReportRequest; positio
         Request {position} of {of}
       </Text>
       <Text style={styles.mono}>
-        {request.requestId} · {formatCount(request.failedItems.length)} failed
+        {request.requestId} · {formatCount(request.failedItems.length + request.failedItemsOmitted)} failed
       </Text>
     </View>
   );

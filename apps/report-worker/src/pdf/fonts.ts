@@ -1,36 +1,28 @@
 // Embedded Noto Sans for the report. react-pdf's built-in fonts cover Latin-1 only, and relative
-// font paths break in Node (react-pdf#409), so we register absolute paths into @fontsource/noto-sans.
-import { readFileSync } from 'node:fs';
+// font paths break in Node (react-pdf#409), so we register absolute paths into the installed package.
+// TTF, not WOFF: fontkit inflates a WOFF table on every read, which was ~45% of a render's CPU.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Font } from '@react-pdf/renderer';
+import * as fontkit from 'fontkit';
 
-// Fontsource ships Noto Sans cut per script. react-pdf takes a fontFamily array and picks, per
-// character, the first family that has the glyph (textkit's fontSubstitution), so the subsets
-// together behave as one font. Order matters only where subsets overlap (combining marks).
-const SUBSETS = ['latin', 'latin-ext', 'cyrillic', 'cyrillic-ext', 'greek', 'greek-ext', 'vietnamese'] as const;
-const WEIGHTS = [400, 700] as const;
+const packageDir = path.dirname(createRequire(import.meta.url).resolve('@expo-google-fonts/noto-sans/package.json'));
+// The full Noto Sans: Latin, Latin Extended, Cyrillic, Greek and Vietnamese in one file per weight.
+const FILES = { 400: '400Regular/NotoSans_400Regular.ttf', 700: '700Bold/NotoSans_700Bold.ttf' } as const;
+const fontPath = (weight: keyof typeof FILES) => path.join(packageDir, FILES[weight]);
 
-/** The fallback chain to use as `fontFamily` in every style. */
-export const REPORT_FONT_FAMILY: string[] = SUBSETS.map((subset) => `Noto Sans ${subset}`);
-
-const packageDir = path.dirname(createRequire(import.meta.url).resolve('@fontsource/noto-sans/package.json'));
+/** The `fontFamily` to use in every style. */
+export const REPORT_FONT_FAMILY = 'Noto Sans';
 
 let registered = false;
 
 /** Registers the fonts with react-pdf's global store; later calls do nothing. */
 export function registerReportFonts(): void {
   if (registered) return;
-  for (const subset of SUBSETS) {
-    Font.register({
-      family: `Noto Sans ${subset}`,
-      // fontkit reads WOFF directly (WOFF2 would add a Brotli decode); test/pdf.test.ts checks that only these get embedded.
-      fonts: WEIGHTS.map((fontWeight) => ({
-        src: path.join(packageDir, 'files', `noto-sans-${subset}-${fontWeight}-normal.woff`),
-        fontWeight,
-      })),
-    });
-  }
+  Font.register({
+    family: REPORT_FONT_FAMILY,
+    fonts: ([400, 700] as const).map((fontWeight) => ({ src: fontPath(fontWeight), fontWeight })),
+  });
   Font.registerHyphenationCallback(breakPoints);
   registered = true;
 }
@@ -50,23 +42,11 @@ function breakPoints(word: string): string[] {
   return pieces;
 }
 
-/** The code point ranges the registered subsets cover, from the package's unicode.json. */
-function readCoverage(): [number, number][] {
-  const ranges = JSON.parse(readFileSync(path.join(packageDir, 'unicode.json'), 'utf8')) as Record<string, string>;
-  const result: [number, number][] = [];
-  for (const subset of SUBSETS) {
-    for (const range of ranges[subset]?.split(',') ?? []) {
-      const [from = '', to = from] = range.replace(/U\+/g, '').split('-');
-      result.push([Number.parseInt(from, 16), Number.parseInt(to, 16)]);
-    }
-  }
-  return result;
-}
-
-const coverage = readCoverage();
+// The code points the regular face can draw (the bold one covers the same).
+const coverage = new Set((fontkit.openSync(fontPath(400)) as fontkit.Font).characterSet);
 
 function isCovered(codePoint: number): boolean {
-  return coverage.some(([from, to]) => codePoint >= from && codePoint <= to);
+  return coverage.has(codePoint);
 }
 
 /**
