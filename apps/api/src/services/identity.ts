@@ -2,8 +2,7 @@
 // minute, shared by replicas, and a few seconds in process memory. Deleting an account drops both
 // everywhere at once: the Redis copy is deleted and every replica hears of it on a pub/sub channel.
 // While that channel is not connected, the in-process layer is off, so no replica can miss one.
-import { type Database, type RedisKeys, type User, UserSchema, users } from '@books/core';
-import { eq } from 'drizzle-orm';
+import { type Database, findUserById, type RedisKeys, type User, UserSchema, type users } from '@books/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
@@ -80,7 +79,7 @@ export function createIdentityService(deps: {
       } catch (err) {
         log.warn({ err, userId }, 'identity cache unavailable; asking Postgres');
       }
-      const [row] = await db.select().from(users).where(eq(users.id, userId)).limit(1);
+      const row = await findUserById(db, userId);
       if (!row) return null;
       const identity = toUser(row, adminEmails);
       redis.set(key, JSON.stringify(identity), 'EX', IDENTITY_TTL_SECONDS).catch(() => {});

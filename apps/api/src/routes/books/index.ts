@@ -166,7 +166,10 @@ const booksRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
 // The page is cached as serialised JSON bytes: a hit sends them as they are, behind the envelope's
 // first fields, with no parse, serialisation or UTF-8 encoding of the page on the hot path.
-const PAGE_PREFIX = { cache: Buffer.from('{"success":true,"source":"cache",'), database: Buffer.from('{"success":true,"source":"database",') };
+const PAGE_PREFIX = {
+  cache: Buffer.from('{"success":true,"source":"cache",'),
+  database: Buffer.from('{"success":true,"source":"database",'),
+};
 
 function sendPage(reply: FastifyReply, source: 'cache' | 'database', page: Buffer) {
   reply.header('x-cache', source === 'cache' ? 'HIT' : 'MISS').type('application/json; charset=utf-8');
