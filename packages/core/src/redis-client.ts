@@ -9,15 +9,15 @@ export interface ConnectionLogger {
 }
 
 /**
- * Auto-pipelining batches the commands that concurrent requests issue in one tick into one write:
- * fewer syscalls for the API and for Redis on the cache-hit path.
+ * No auto-pipelining: with Lua scripts it made ioredis 5 throw an uncaught TypeError in its
+ * pipeline callback (autoPipelining.js "results[i] is not iterable") and crash the API under load.
  * The API fails fast (no offline queue, one retry) so it can fall back to Postgres or answer 503;
  * workers wait for Redis to come back (maxRetriesPerRequest: null). Both reconnect forever.
  */
 export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, name: string = role): Redis {
   const options: RedisOptions =
     role === 'api'
-      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000, enableAutoPipelining: true }
+      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 }
       : { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5000 };
   const client = new Redis(url, {
     ...options,
