@@ -36,7 +36,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   });
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, userId: request.identity?.id },
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        userId: request.identity?.id,
+      },
       'request',
     );
     done();
