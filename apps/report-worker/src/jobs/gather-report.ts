@@ -1,6 +1,7 @@
 // Collects what one report shows: the user (Postgres) and each listed request with its failures (Redis).
 import { type Database, findUserById, type RedisKeys, readBulkRequest, readFailedItems } from '@books/core';
 import type { Redis } from 'ioredis';
+import { successRate } from '../pdf/format.js';
 import type { ReportData, ReportRequest } from '../report-data.js';
 
 export interface ReportContext {
@@ -78,7 +79,7 @@ export async function gatherReport(
       company: context.company,
       user,
       requests,
-      totals: { submitted, inserted, failed, successRate: submitted === 0 ? 0 : Math.round((inserted / submitted) * 1000) / 10 },
+      totals: { submitted, inserted, failed, successRate: successRate(inserted, submitted) ?? 0 },
     },
   };
 }
