@@ -8,19 +8,32 @@ export interface ConnectionLogger {
   info(obj: object, msg: string): void;
 }
 
+export interface RedisClientOptions {
+  /** The connection's name in `CLIENT LIST`; defaults to the role. */
+  name?: string;
+  /**
+   * Sends the commands issued in one event-loop turn as one pipeline (one write, one wake-up of
+   * Redis) instead of one write each. The caller must define every Lua command before the first
+   * command is sent: a command defined later is missing from the pipeline already being filled,
+   * and ioredis then throws inside its pipeline callback and takes the process down
+   * (redis/ioredis#1931).
+   */
+  autoPipelining?: boolean;
+}
+
 /**
- * No auto-pipelining: with Lua scripts it made ioredis 5 throw an uncaught TypeError in its
- * pipeline callback (autoPipelining.js "results[i] is not iterable") and crash the API under load.
  * The API fails fast (no offline queue, one retry) so it can fall back to Postgres or answer 503;
  * workers wait for Redis to come back (maxRetriesPerRequest: null). Both reconnect forever.
  */
-export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, name: string = role): Redis {
+export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, clientOptions: RedisClientOptions = {}): Redis {
+  const name = clientOptions.name ?? role;
   const options: RedisOptions =
     role === 'api'
       ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 }
       : { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5000 };
   const client = new Redis(url, {
     ...options,
+    enableAutoPipelining: clientOptions.autoPipelining ?? false,
     connectionName: `books-${name}`,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
   });

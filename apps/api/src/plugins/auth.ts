@@ -42,7 +42,7 @@ export default fp(
     const identities = createIdentityService({
       db: app.db,
       redis: app.redis,
-      subscriber: createRedisClient(app.config.redisUrl, 'api', app.log, 'api-identity-subscriber'),
+      subscriber: createRedisClient(app.config.redisUrl, 'api', app.log, { name: 'api-identity-subscriber' }),
       keys: app.keys,
       adminEmails: app.config.adminEmails,
       log: app.log,

@@ -7,6 +7,8 @@ import {
   createRedisClient,
   createRedisKeys,
   type Database,
+  defineBooksCacheCommands,
+  defineBulkSubmitCommand,
   type RedisKeys,
   waitForRedis,
 } from '@books/core';
@@ -31,7 +33,13 @@ export default fp(
   async function datastores(app: FastifyInstance, opts: { config: Config }) {
     const { config } = opts;
     const pg = createDb(config.databaseUrl, { applicationName: 'books-api' });
-    const redis = createRedisClient(config.redisUrl, 'api', app.log);
+    // Auto-pipelining: the commands of concurrent requests (rate limit, cache page, identity) leave
+    // in one write per event-loop turn, which roughly halves the CPU a cached GET /books spends on Redis.
+    const redis = createRedisClient(config.redisUrl, 'api', app.log, { autoPipelining: true });
+    // Every script the API runs is defined now, before its first command (see createRedisClient);
+    // the rate limiter defines its own when its plugin registers, also before the app serves.
+    defineBooksCacheCommands(redis);
+    defineBulkSubmitCommand(redis);
     const keys = createRedisKeys(config.redisKeyPrefix);
     app.decorate('config', config);
     app.decorate('db', pg.db);

@@ -63,8 +63,13 @@ export interface SubmitResult {
   created: boolean;
 }
 
-export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submission: BulkSubmission): Promise<SubmitResult> {
+/** Registers the submit script on a client; call it before the client's first command (see createRedisClient). */
+export function defineBulkSubmitCommand(redis: Redis): void {
   if (typeof (redis as Partial<Redis>).bulkSubmit !== 'function') redis.defineCommand('bulkSubmit', { numberOfKeys: 7, lua: SUBMIT });
+}
+
+export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submission: BulkSubmission): Promise<SubmitResult> {
+  defineBulkSubmitCommand(redis);
   const { userId, now } = submission;
   const requestId = randomUUID();
   const record: BulkRecordFields = {
