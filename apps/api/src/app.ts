@@ -1,7 +1,7 @@
 // Builds the app without listening: server.ts listens, tests inject or listen on port 0.
 import { type Config, loggerOptions } from '@books/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import authPlugin from './plugins/auth.js';
 import datastores from './plugins/datastores.js';
 import docs from './plugins/docs.js';
@@ -18,33 +18,36 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
 }
 
+/** One log line per request, written when it is answered, instead of Fastify's two. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest() {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
+    const line = {
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      userId: request.identity?.id,
+    };
+    if (error) reply.log.error({ ...line, err: error }, 'request failed while answering');
+    else reply.log.info(line, 'request');
+  }
+}
+
 export async function buildApp(config: Config, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config, 'api'),
+    logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy.length ? config.trustProxy : false,
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
-    // One line per request, written when it is answered (below), instead of Fastify's two.
-    disableRequestLogging: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url,
-        statusCode: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        userId: request.identity?.id,
-      },
-      'request',
-    );
     done();
   });
 

@@ -129,6 +129,11 @@ describe('tokens', () => {
   it('refuses no token, an expired one, one signed with another key and one with another algorithm', async () => {
     const user = await signup(h.app);
     expect((await h.app.inject({ method: 'GET', url: '/auth/me' })).statusCode).toBe(401);
+    for (const malformed of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', user.token]) {
+      const res = await me(malformed);
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error).toMatch(/Authorization: Bearer/);
+    }
     const expired = sign(h.ctx.config.jwt.secret, { sub: user.id, role: 'user', iat: 1_000_000, exp: 1_000_100 });
     const res = await me(`Bearer ${expired}`);
     expect(res.statusCode).toBe(401);

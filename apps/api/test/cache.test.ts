@@ -1,5 +1,6 @@
-import { booksCacheField, createBooksCache } from '@books/core';
+import { BookListResponseSchema, booksCacheField, createBooksCache } from '@books/core';
 import { Redis } from 'ioredis';
+import Compile from 'typebox/compile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBooks } from '../src/services/books-store.js';
 import { type ApiHarness, addBook, signup, startApi, type TestUser } from './helpers.js';
@@ -25,6 +26,12 @@ describe('GET /books cache', () => {
     const { source: _a, ...fromDb } = first.json();
     const { source: _b, ...fromCache } = second.json();
     expect(fromCache).toEqual(fromDb);
+    // Both bodies are written as raw bytes, past Fastify's serializer: they must still match the documented schema.
+    const documented = Compile(BookListResponseSchema);
+    for (const res of [first, second]) {
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect([...documented.Errors(res.json())]).toEqual([]);
+    }
   });
 
   it('keeps every page of a user under one books:user:{id} hash with a TTL', async () => {

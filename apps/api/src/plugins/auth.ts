@@ -7,6 +7,12 @@ import { AppError, unauthorized } from '../errors.js';
 import { createIdentityService, type Identity, type IdentityService } from '../services/identity.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+function bearerToken(header: string | undefined): string | null {
+  return header ? (BEARER.exec(header)?.[1] ?? null) : null;
+}
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -52,12 +58,15 @@ export default fp(
     app.decorateRequest('identity', null);
 
     app.decorate('authenticate', async <T>(request: FastifyRequest, _reply: FastifyReply, payload: T): Promise<T> => {
+      const token = bearerToken(request.headers.authorization);
+      if (!token) throw unauthorized('Authentication required: send Authorization: Bearer <token>');
       let claims: { sub: string };
       try {
-        claims = await request.jwtVerify();
+        // The instance's verifier, not request.jwtVerify(): that one also decodes the token a second
+        // time and runs a callback waterfall, a fifth of an authenticated cache hit's CPU.
+        claims = app.jwt.verify<{ sub: string }>(token);
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
-        if (code.includes('NO_AUTHORIZATION')) throw unauthorized('Authentication required: send Authorization: Bearer <token>');
         if (code.includes('EXPIRED')) throw unauthorized('The token has expired; log in again');
         throw unauthorized('The token is invalid');
       }
