@@ -43,7 +43,20 @@ it('serves the interactive docs with a CSP that lets Swagger UI run', async () =
   expect(res.headers['content-type']).toMatch(/text\/html/);
   expect(res.body).toContain('swagger');
   expect(res.headers['content-security-policy']).toMatch(/script-src 'self'/);
-  const api = await h.app.inject({ method: 'GET', url: '/health/live' });
-  expect(api.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
-  expect(api.headers['x-content-type-options']).toBe('nosniff');
+});
+
+it('answers API routes with the security headers a JSON API needs (OWASP REST), and no document-only ones', async () => {
+  for (const url of ['/health/live', '/books', '/nowhere']) {
+    const res = await h.app.inject({ method: 'GET', url });
+    expect(res.headers).toMatchObject({
+      'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+    });
+    for (const documentOnly of ['x-xss-protection', 'origin-agent-cluster', 'x-dns-prefetch-control', 'x-download-options']) {
+      expect(res.headers[documentOnly]).toBeUndefined();
+    }
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  }
 });
