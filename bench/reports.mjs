@@ -35,7 +35,7 @@ const RENDERS = {
 };
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: a script run by node, not a turbo task
 const CONCURRENCIES = (process.env.BENCH_REPORT_CONCURRENCY || '2,4,8').split(',').map(Number);
-// The memory run uses the shipped default: every value above 1 gives the same two render threads.
+// The memory run uses the shipped defaults: REPORT_CONCURRENCY 4 and one render thread.
 const RSS_CONCURRENCY = 4;
 const RSS_ROUNDS = 5;
 const TARGETS = { onePageMedianMs: 100, usersWallS: 20, peakRssMb: 300 };
@@ -303,9 +303,9 @@ function report({ renders, runs, best, memory, loads }) {
     ),
     ...runs.map((run) => {
       const total = Object.values(run.cpu).reduce((a, b) => a + b, 0);
-      return `REPORT_CONCURRENCY=${run.concurrency}: render threads ${f((run.cpu.workerOtherThreadsS * 1000) / USERS, 0)} ms CPU per report, ${f((run.cpu.workerOtherThreadsS / total) * 100)}% of all CPU above`;
+      return `REPORT_CONCURRENCY=${run.concurrency}: other threads ${f((run.cpu.workerOtherThreadsS * 1000) / USERS, 0)} ms CPU per report, ${f((run.cpu.workerOtherThreadsS / total) * 100)}% of all CPU above`;
     }),
-    'main cpu: worker main thread (DB, Redis, email, SMTP client); threads: its other threads, mostly the 2 PDF render threads;',
+    'main cpu: worker main thread (DB, Redis, email, SMTP client); threads: its other threads: the PDF render thread and the GC helpers of V8;',
     'sink: this process (SMTP server); others: the rest of the machine; load: 1-min average as the pass began (lags: counts our set-up);',
     'wall: spawn to exit; pass: the "report pass done" durationMs',
     `best: REPORT_CONCURRENCY=${best.concurrency} at ${f(rate(best))} reports/s; ${USERS} users in < ${TARGETS.usersWallS} s (wall): ${best.wallMs / 1000 < TARGETS.usersWallS ? 'met' : 'NOT met'}`,

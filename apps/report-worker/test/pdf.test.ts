@@ -242,6 +242,14 @@ describe('createPdfRenderer', () => {
     expect(renderer.stats()).toMatchObject({ threadsStarted: 3, threadsRunning: 1, renders: 7, failures: 0 });
   });
 
+  it('replaces a thread whose heap has grown past recycleHeapMb, whatever its count', async () => {
+    // Any thread that has rendered holds more than 1 MB of heap: each render gets a fresh thread.
+    renderer = createPdfRenderer({ recycleHeapMb: 1 });
+    const data = report([request(failures(2))]);
+    for (let n = 0; n < 3; n++) expect((await renderer.render(data)).subarray(0, 5).toString()).toBe('%PDF-');
+    expect(renderer.stats()).toMatchObject({ threadsStarted: 3, renders: 3, failures: 0 });
+  });
+
   it('renders side by side up to its concurrency', async () => {
     renderer = createPdfRenderer({ concurrency: 2 });
     const pdfs = await Promise.all(

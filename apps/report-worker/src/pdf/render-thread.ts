@@ -1,4 +1,5 @@
 // Worker-thread entry for render-pool.ts: renders one report at a time and hands the bytes back.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import type { ReportData } from '../report-data.js';
 import { renderReportPdf } from './render.js';
@@ -8,9 +9,11 @@ export interface RenderJob {
   data: ReportData;
 }
 
-export type RenderReply =
-  | { id: number; ok: true; pdf: ArrayBuffer }
-  | { id: number; ok: false; error: { name: string; message: string; stack?: string } };
+/** Every reply says how much of this thread's heap is in use, so the pool can replace a thread that grew. */
+export type RenderReply = { id: number; heapUsedBytes: number } & (
+  | { ok: true; pdf: ArrayBuffer }
+  | { ok: false; error: { name: string; message: string; stack?: string } }
+);
 
 if (!parentPort) throw new Error('render-thread.js runs as a worker thread of render-pool.js, not on its own');
 const port = parentPort;
@@ -27,11 +30,16 @@ async function handle(job: RenderJob): Promise<void> {
   let transfer: ArrayBuffer[] = [];
   try {
     const pdf = ownBytes(await renderReportPdf(job.data));
-    reply = { id: job.id, ok: true, pdf };
+    reply = { id: job.id, ok: true, pdf, heapUsedBytes: getHeapStatistics().used_heap_size };
     transfer = [pdf];
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
-    reply = { id: job.id, ok: false, error: { name: error.name, message: error.message, stack: error.stack } };
+    reply = {
+      id: job.id,
+      ok: false,
+      error: { name: error.name, message: error.message, stack: error.stack },
+      heapUsedBytes: getHeapStatistics().used_heap_size,
+    };
   }
   port.postMessage(reply, transfer);
 }
