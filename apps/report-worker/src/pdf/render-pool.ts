@@ -21,8 +21,9 @@ export interface PdfRendererOptions {
    * a second more (loading, JIT, font parsing), 0.4% of 500 renders, while 500 one-page renders leak
    * some 75 MB. */
   recycleAfter?: number;
-  /** A thread whose heap holds more than this after a render is replaced, whatever its count: long
-   * reports leak more per render. Default 160 (of the thread's 256 MB old generation). */
+  /** A thread whose heap holds more than this after a render is replaced, whatever its count, so that
+   * no mix of reports walks it into its 256 MB limit. Default 160: a one-page report leaves 50-75 MB
+   * in use (garbage included), a 300-failure one up to ~95 MB. */
   recycleHeapMb?: number;
   /** Threads rendering at once; react-pdf is CPU-bound, so more than the cores is waste. Default 1. */
   concurrency?: number;
