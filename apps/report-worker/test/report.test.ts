@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,20 +229,25 @@ describe('PDF_OUTPUT_DIR', () => {
     await runReportPass({ ...h.deps, now: later(24 * 60) });
     const keep = mkdtempSync(join(tmpdir(), 'reports-keep-'));
     const clean = mkdtempSync(join(tmpdir(), 'reports-clean-'));
-    const keeper = h.replica({ PDF_OUTPUT_DIR: keep, PDF_CLEANUP_AFTER_SEND: 'false' });
-    const cleaner = h.replica({ PDF_OUTPUT_DIR: clean, PDF_CLEANUP_AFTER_SEND: 'true' });
-    const [a, b] = await Promise.all([signup(h.app), signup(h.app)]);
-    await submit(h.app, a, validBooks(1, 'Kept'));
-    await h.drainBulk();
-    await runReportPass(keeper);
-    const kept = readdirSync(keep);
-    expect(kept).toHaveLength(1);
-    expect(kept[0]).toBe(mailsTo(h.smtp, a.email)[0]!.parsed.attachments[0]!.filename);
-    await submit(h.app, b, validBooks(1, 'Cleaned'));
-    await h.drainBulk();
-    await runReportPass(cleaner);
-    expect(mailsTo(h.smtp, b.email)).toHaveLength(1);
-    expect(existsSync(clean) && readdirSync(clean)).toEqual([]);
+    try {
+      const keeper = h.replica({ PDF_OUTPUT_DIR: keep, PDF_CLEANUP_AFTER_SEND: 'false' });
+      const cleaner = h.replica({ PDF_OUTPUT_DIR: clean, PDF_CLEANUP_AFTER_SEND: 'true' });
+      const [a, b] = await Promise.all([signup(h.app), signup(h.app)]);
+      await submit(h.app, a, validBooks(1, 'Kept'));
+      await h.drainBulk();
+      await runReportPass(keeper);
+      const kept = readdirSync(keep);
+      expect(kept).toHaveLength(1);
+      expect(kept[0]).toBe(mailsTo(h.smtp, a.email)[0]!.parsed.attachments[0]!.filename);
+      await submit(h.app, b, validBooks(1, 'Cleaned'));
+      await h.drainBulk();
+      await runReportPass(cleaner);
+      expect(mailsTo(h.smtp, b.email)).toHaveLength(1);
+      expect(existsSync(clean) && readdirSync(clean)).toEqual([]);
+    } finally {
+      rmSync(keep, { recursive: true, force: true });
+      rmSync(clean, { recursive: true, force: true });
+    }
   });
 });
 
