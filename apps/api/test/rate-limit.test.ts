@@ -1,4 +1,5 @@
-import { createTestContext, type TestContext } from '@books/testing';
+import { createTestContext, type TestContext, testEnv } from '@books/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type App, buildApp } from '../src/app.js';
 
@@ -61,4 +62,49 @@ it('ignores X-Forwarded-For from clients that are not configured proxies', async
     statuses.push(res.statusCode);
   }
   expect(statuses.at(-1)).toBe(429);
+});
+
+it('counts a burst from one client exactly, across replicas, in fewer Redis commands than requests', async () => {
+  // Redis MONITOR shows the scripts run on this test's limiter keys (not the commands they run inside).
+  const monitor = await new Redis(testEnv.redisUrl).monitor();
+  const limiterCommands: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const script = /^eval(sha)?$/i.test(args[0] ?? '');
+    if (script && args.some((arg) => arg.startsWith(`${ctx.namespace.prefix}rate_limit:`))) limiterCommands.push(args);
+  });
+  try {
+    // 12 requests at once, half to each replica, against a limit of 5: exactly 5 get through.
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        (i % 2 === 0 ? replicaA : replicaB).inject({ method: 'GET', url: '/books', remoteAddress: '10.0.0.6' }),
+      ),
+    );
+    const passed = burst.filter((res) => res.statusCode !== 429);
+    expect(passed).toHaveLength(5);
+    expect(passed.every((res) => res.statusCode === 401)).toBe(true);
+    // Each request got its own count: the remaining budgets are 4, 3, 2, 1, 0, once each.
+    const remaining = passed.map((res) => Number(res.headers['x-ratelimit-remaining'])).sort();
+    expect(remaining).toEqual([0, 1, 2, 3, 4]);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // MONITOR lines trail the replies
+    expect(limiterCommands.length).toBeGreaterThan(0);
+    expect(limiterCommands.length).toBeLessThan(12);
+  } finally {
+    monitor.disconnect();
+  }
+});
+
+it('keeps a counter that lost its expiry from counting forever', async () => {
+  const redis = new Redis(testEnv.redisUrl);
+  try {
+    // A counter left without a TTL (its PEXPIRE lost to a crash, say) must not ban the client for good.
+    const key = `${ctx.namespace.prefix}rate_limit:10.0.0.7`;
+    await redis.set(key, '3');
+    const res = await replicaA.inject({ method: 'GET', url: '/books', remoteAddress: '10.0.0.7' });
+    expect(res.headers['x-ratelimit-remaining']).toBe('1');
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  } finally {
+    redis.disconnect();
+  }
 });

@@ -17,6 +17,7 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Sql } from 'postgres';
 import { createGuardedBooksCache } from '../services/guarded-books-cache.js';
+import { defineRateLimitCommands } from '../services/rate-limit-store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,10 +37,10 @@ export default fp(
     // Auto-pipelining: the commands of concurrent requests (rate limit, cache page, identity) leave
     // in one write per event-loop turn, which roughly halves the CPU a cached GET /books spends on Redis.
     const redis = createRedisClient(config.redisUrl, 'api', app.log, { autoPipelining: true });
-    // Every script the API runs is defined now, before its first command (see createRedisClient);
-    // the rate limiter defines its own when its plugin registers, also before the app serves.
+    // Every script the API runs is defined now, before its first command (see createRedisClient).
     defineBooksCacheCommands(redis);
     defineBulkSubmitCommand(redis);
+    defineRateLimitCommands(redis);
     const keys = createRedisKeys(config.redisKeyPrefix);
     app.decorate('config', config);
     app.decorate('db', pg.db);

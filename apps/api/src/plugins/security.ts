@@ -1,11 +1,13 @@
 // Security headers, CORS and the rate limit. The limit's counters live in Redis so that they
-// hold across API replicas; while Redis is unreachable the limit is skipped rather than failing requests.
+// hold across API replicas (services/rate-limit-store.ts: one command per round trip per client, not
+// per request); while Redis is unreachable the limit is skipped rather than failing requests.
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
+import { coalescingRedisStore } from '../services/rate-limit-store.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -44,8 +46,7 @@ export default fp(
       global: true,
       max: config.rateLimit.max,
       timeWindow: config.rateLimit.windowMs,
-      redis: app.redis,
-      nameSpace: app.keys.rateLimitNamespace(),
+      store: coalescingRedisStore(app.redis, app.keys.rateLimitNamespace()),
       skipOnError: true,
       allowList: (request) => request.url.startsWith('/health'),
       errorResponseBuilder: (_request, context) =>
