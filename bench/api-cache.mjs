@@ -14,7 +14,11 @@ import { ensureWrk, runWrk } from './lib/wrk.mjs';
 
 const BOOKS = 20;
 const CONNECTIONS = 50;
-const WARMUP_S = 3;
+// Each server is loaded this long before measuring: the API runs far more JavaScript per request
+// than the bare route, and V8 takes 10-15 s of this load to optimise it all (its req/s rose by half
+// over its first 15 s in repeated runs here; the bare route's by a few percent). Measuring sooner
+// measured the JIT's warm-up, not the API.
+const WARMUP_S = 20;
 // The two servers are loaded in alternating rounds and each is summarised by its median round: on a
 // shared 2-core machine the available CPU drifts by ±15% over a minute, and one long run of each,
 // one after the other, measured that drift as much as the servers.
