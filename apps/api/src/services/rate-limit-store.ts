@@ -18,12 +18,12 @@ interface StoreOptions {
   routeInfo?: { method: string | string[]; url: string };
 }
 
-// KEYS[1] counter; ARGV: requests to count, window ms. A counter found without an expiry (its
-// PEXPIRE lost to a crash, say) gets one again rather than counting forever.
+// KEYS[1] counter; ARGV: requests to count, window ms. A counter without an expiry (just created,
+// or its PEXPIRE lost to a crash) gets one, so no counter can count forever.
 const INCR_SCRIPT = `
 local current = redis.call('INCRBY', KEYS[1], ARGV[1])
 local ttl = redis.call('PTTL', KEYS[1])
-if current == tonumber(ARGV[1]) or ttl < 0 then
+if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   ttl = tonumber(ARGV[2])
 end
