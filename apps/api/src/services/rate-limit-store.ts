@@ -5,7 +5,8 @@
 // the total as of its own increment, and the limit holds across replicas. What changes is the cost:
 // a client with many requests in flight (a backend service behind one address, a burst) costs one
 // Redis command per round trip rather than one per request. The key stays one per client, so the
-// store works unchanged on Redis Cluster.
+// store works unchanged on Redis Cluster. It has no `read`: the API never checks a limit without
+// counting ({ increment: false }), and the plugin refuses that call with a clear error.
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis, Result } from 'ioredis';
 
@@ -29,17 +30,9 @@ if ttl < 0 then
 end
 return {current, ttl}`;
 
-// KEYS[1] counter. The count and time left without counting a request ({0, 0} when absent).
-const READ_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then ttl = 0 end
-return {current, ttl}`;
-
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     rateLimitIncrBy(key: string, requests: number, windowMs: number): Result<[number, number], Context>;
-    rateLimitPeek(key: string): Result<[number, number], Context>;
   }
 }
 
@@ -47,7 +40,6 @@ declare module 'ioredis' {
 export function defineRateLimitCommands(redis: Redis): void {
   if (typeof (redis as Partial<Redis>).rateLimitIncrBy === 'function') return;
   redis.defineCommand('rateLimitIncrBy', { numberOfKeys: 1, lua: INCR_SCRIPT });
-  redis.defineCommand('rateLimitPeek', { numberOfKeys: 1, lua: READ_SCRIPT });
 }
 
 /** One counter's traffic: the callbacks whose increment is in Redis now, and those waiting for it. */
@@ -107,13 +99,6 @@ export function coalescingRedisStore(redis: Redis, namespace: string): FastifyRa
       }
       counter.waiting.push(callback);
       if (counter.inFlight.length === 0) send(fullKey, counter, timeWindow);
-    }
-
-    read(key: string, callback: Callback): void {
-      redis.rateLimitPeek(this.prefix + key).then(
-        ([current, ttl]) => callback(null, { current, ttl }),
-        (error: Error) => callback(error),
-      );
     }
 
     child(routeOptions: object) {
