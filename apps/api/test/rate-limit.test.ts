@@ -66,7 +66,8 @@ it('ignores X-Forwarded-For from clients that are not configured proxies', async
 
 it('counts a burst from one client exactly, across replicas, in fewer Redis commands than requests', async () => {
   // Redis MONITOR shows the scripts run on this test's limiter keys (not the commands they run inside).
-  const monitor = await new Redis(testEnv.redisUrl).monitor();
+  const client = new Redis(testEnv.redisUrl);
+  const monitor = await client.monitor();
   const limiterCommands: string[][] = [];
   monitor.on('monitor', (_time: string, args: string[]) => {
     const script = /^eval(sha)?$/i.test(args[0] ?? '');
@@ -90,6 +91,7 @@ it('counts a burst from one client exactly, across replicas, in fewer Redis comm
     expect(limiterCommands.length).toBeLessThan(12);
   } finally {
     monitor.disconnect();
+    client.disconnect();
   }
 });
 

@@ -42,41 +42,36 @@ export function defineRateLimitCommands(redis: Redis): void {
   redis.defineCommand('rateLimitIncrBy', { numberOfKeys: 1, lua: INCR_SCRIPT });
 }
 
-/** One counter's traffic: the callbacks whose increment is in Redis now, and those waiting for it. */
-interface Counter {
-  inFlight: Callback[];
-  waiting: Callback[];
-}
-
 /**
  * The store class to pass as @fastify/rate-limit's `store`, bound to a client on which
  * defineRateLimitCommands has run and to the namespace its keys live under.
  */
 export function coalescingRedisStore(redis: Redis, namespace: string): FastifyRateLimitStoreCtor {
-  // Shared by the global store and every route's child: their keys differ, so they never mix.
-  const counters = new Map<string, Counter>();
+  // The requests waiting for each counter whose previous increment is in Redis now: a counter is
+  // here exactly while a command for it is in flight. Shared by the global store and every route's
+  // child: their keys differ, so they never mix.
+  const waiting = new Map<string, Callback[]>();
 
-  const send = (key: string, counter: Counter, windowMs: number) => {
-    const callbacks = counter.waiting;
-    counter.inFlight = callbacks;
-    counter.waiting = [];
+  const send = (key: string, callbacks: Callback[], windowMs: number) => {
+    waiting.set(key, []);
     redis.rateLimitIncrBy(key, callbacks.length, windowMs).then(
       ([total, ttl]) => {
         // The same totals as one INCR per request, in the order the requests arrived.
         const first = total - callbacks.length;
         for (let i = 0; i < callbacks.length; i++) callbacks[i]!(null, { current: first + i + 1, ttl });
-        settle(key, counter, windowMs);
+        settle(key, windowMs);
       },
       (error: Error) => {
         for (const callback of callbacks) callback(error);
-        settle(key, counter, windowMs);
+        settle(key, windowMs);
       },
     );
   };
 
-  const settle = (key: string, counter: Counter, windowMs: number) => {
-    if (counter.waiting.length > 0) send(key, counter, windowMs);
-    else counters.delete(key);
+  const settle = (key: string, windowMs: number) => {
+    const next = waiting.get(key)!;
+    if (next.length > 0) send(key, next, windowMs);
+    else waiting.delete(key);
   };
 
   class CoalescingRedisStore implements FastifyRateLimitStore {
@@ -92,13 +87,9 @@ export function coalescingRedisStore(redis: Redis, namespace: string): FastifyRa
 
     incr(key: string, callback: Callback, timeWindow: number): void {
       const fullKey = this.prefix + key;
-      let counter = counters.get(fullKey);
-      if (!counter) {
-        counter = { inFlight: [], waiting: [] };
-        counters.set(fullKey, counter);
-      }
-      counter.waiting.push(callback);
-      if (counter.inFlight.length === 0) send(fullKey, counter, timeWindow);
+      const queue = waiting.get(fullKey);
+      if (queue) queue.push(callback);
+      else send(fullKey, [callback], timeWindow);
     }
 
     child(routeOptions: object) {
