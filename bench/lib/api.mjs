@@ -6,21 +6,29 @@ import { freePort, startNode, waitForHttp } from './processes.mjs';
 
 const apiServer = fileURLToPath(new URL('../../apps/api/dist/server.js', import.meta.url));
 
-/** Starts the API on `databaseUrl` and Redis namespace `prefix`; `env` adds or overrides settings. */
-export async function startApi(databaseUrl, prefix, env = {}) {
+/**
+ * Starts the API on `databaseUrl` and Redis namespace `prefix`; `env` adds or overrides settings.
+ * Its log (stdout) goes to our stderr unless `stdout` names another destination (a file descriptor).
+ */
+export async function startApi(databaseUrl, prefix, env = {}, { stdout } = {}) {
   const port = await freePort();
-  const child = startNode(apiServer, {
-    PATH: process.env.PATH,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    REDIS_KEY_PREFIX: prefix,
-    JWT_SECRET: randomBytes(32).toString('hex'),
-    ...env,
-  });
+  const child = startNode(
+    apiServer,
+    {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ...env,
+    },
+    [],
+    { stdout },
+  );
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health/live`, child);
   return { base, pid: child.pid, child };
