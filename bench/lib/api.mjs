@@ -12,6 +12,7 @@ const apiServer = fileURLToPath(new URL('../../apps/api/dist/server.js', import.
  */
 export async function startApi(databaseUrl, prefix, env = {}, { stdout } = {}) {
   const port = await freePort();
+  // The node flags of apps/api's start script and Dockerfile.
   const child = startNode(
     apiServer,
     {
@@ -27,7 +28,7 @@ export async function startApi(databaseUrl, prefix, env = {}, { stdout } = {}) {
       ...env,
     },
     [],
-    { stdout },
+    { stdout, nodeArgs: ['--no-memory-reducer'] },
   );
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health/live`, child);

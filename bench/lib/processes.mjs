@@ -21,10 +21,11 @@ export function freePort() {
 
 /**
  * Starts `node file ...args`; its output goes to our stderr so that stdout carries only results,
- * unless `stdout: 'pipe'` asks for the child's stdout (e.g. to read its log lines).
+ * unless `stdout: 'pipe'` asks for the child's stdout (e.g. to read its log lines); `nodeArgs` go
+ * before the file (flags of node itself).
  */
-export function startNode(file, env, args = [], { stdout = 2 } = {}) {
-  const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', stdout, 2] });
+export function startNode(file, env, args = [], { stdout = 2, nodeArgs = [] } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, file, ...args], { env, stdio: ['ignore', stdout, 2] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
