@@ -139,8 +139,8 @@ function side(rounds) {
   const byRps = [...rounds].sort((a, b) => a.rps - b.rps);
   const mid = byRps[rounds.length >> 1];
   const cpu = rounds.every((r) => r.cpuUsPerRequest !== null) ? median(rounds.map((r) => r.cpuUsPerRequest)) : null;
-  const perProcess = Array.from({ length: PAIRS }, (_, p) => median(rounds.filter((r) => r.pair === p).map((r) => r.rps)));
-  return { rps: mid.rps, p50Ms: mid.p50Ms, p99Ms: mid.p99Ms, cpuUsPerRequest: cpu, perProcess };
+  const perPair = Array.from({ length: PAIRS }, (_, p) => median(rounds.filter((r) => r.pair === p).map((r) => r.rps)));
+  return { rps: mid.rps, p50Ms: mid.p50Ms, p99Ms: mid.p99Ms, cpuUsPerRequest: cpu, perPair };
 }
 
 function report({ apiRounds, bareRounds }, bodyBytes, identical, load1m, requestLines) {
@@ -167,7 +167,7 @@ function report({ apiRounds, bareRounds }, bodyBytes, identical, load1m, request
       `ratio cache hit / bare: ${percent(ratio)} (target >= ${TARGET_RATIO * 100}%: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'})` +
         (cpuRatio === null ? '' : `; by server CPU per request: ${percent(cpuRatio)}`),
       `ratio of each back-to-back pair of rounds: ${pairRatios.map(percent).join(', ')}`,
-      `median req/s of each pair's processes: API ${api.perProcess.map((v) => v.toFixed(0)).join(', ')}; bare ${bare.perProcess.map((v) => v.toFixed(0)).join(', ')}`,
+      `median req/s of each pair's processes: API ${api.perPair.map((v) => v.toFixed(0)).join(', ')}; bare ${bare.perPair.map((v) => v.toFixed(0)).join(', ')}`,
     ].join('\n'),
   );
   const summary = (r) => ({
@@ -175,7 +175,7 @@ function report({ apiRounds, bareRounds }, bodyBytes, identical, load1m, request
     p50Ms: r.p50Ms,
     p99Ms: r.p99Ms,
     cpuUsPerRequest: r.cpuUsPerRequest === null ? null : Math.round(r.cpuUsPerRequest),
-    perProcessRps: r.perProcess.map(Math.round),
+    perPairRps: r.perPair.map(Math.round),
   });
   const round3 = (value) => (value === null ? null : Math.round(value * 1000) / 1000);
   console.log(
@@ -227,6 +227,7 @@ async function startLoggedApi(databaseUrl, prefix, env, logFile) {
 async function stopAndCountLog(api, measured) {
   await stop(api.child);
   const count = await countRequestLines(api.logFile);
+  rmSync(api.logFile); // a few hundred MB each
   if (count < measured) throw new Error(`API process ${api.pid} logged ${count} request lines for at least ${measured} requests`);
   return count;
 }
