@@ -2,7 +2,7 @@
 import Compile from 'typebox/compile';
 import { normalizeIsbn } from './isbn.js';
 import { type BookInput, BookInputSchema, type BookUpdate } from './schemas/books.js';
-import type { ErrorDetail } from './schemas/common.js';
+import { type ErrorDetail, patternMessage } from './schemas/common.js';
 
 export type Normalized<T> = { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
 
@@ -61,6 +61,10 @@ function describeError(error: { instancePath: string; keyword: string; message: 
     const missing = (error.params as { requiredProperties?: string[] } | undefined)?.requiredProperties;
     return missing?.length ? `${missing.join(', ')} is required` : 'a required field is missing';
   }
-  if (error.keyword === 'pattern' || error.keyword === 'minLength') return `${field} must not be empty`;
+  if (error.keyword === 'minLength') return `${field} must not be empty`;
+  if (error.keyword === 'pattern') {
+    const message = patternMessage((error.params as { pattern?: unknown } | undefined)?.pattern) ?? 'has an invalid form';
+    return `${field} ${message}`;
+  }
   return field ? `${field} ${error.message}` : error.message;
 }

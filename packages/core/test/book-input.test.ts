@@ -36,3 +36,33 @@ describe('parseBookInput', () => {
     if (!result.ok) expect(result.reason).toMatch(reason);
   });
 });
+
+describe('parseBookInput and characters Postgres or a mail client cannot carry', () => {
+  it.each([
+    ['title', { title: 'Du\u0000ne', author: 'A' }],
+    ['author', { title: 'T', author: 'A\u0000' }],
+    ['genre', { title: 'T', author: 'A', genre: '\u0000' }],
+    ['isbn', { title: 'T', author: 'A', isbn: '978\u0000' }],
+    ['title', { title: 'lone high \ud800 half', author: 'A' }],
+    ['author', { title: 'T', author: 'lone low \udc00 half' }],
+    ['title', { title: 'two\nlines', author: 'A' }],
+    ['title', { title: 'a\ttab', author: 'A' }],
+    ['genre', { title: 'T', author: 'A', genre: 'bell\u0007' }],
+    ['title', { title: 'del\u007f', author: 'A' }],
+    ['author', { title: 'T', author: 'c1\u0085next line' }],
+  ])('fails an item whose %s holds a forbidden character, naming the field', (field, item) => {
+    const result = parseBookInput(item);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(new RegExp(`^${field} must .*(control characters|unpaired surrogates)`));
+  });
+
+  it('keeps letters beyond the BMP, accents and non-breaking spaces (the pattern runs in unicode mode)', () => {
+    const item = { title: 'Les Misérables 📚 𝔇𝔲𝔫𝔢', author: '村上\u00a0春樹', genre: 'Роман' };
+    expect(parseBookInput(item)).toEqual({ ok: true, value: item });
+  });
+
+  it('still calls a title of spaces empty', () => {
+    const result = parseBookInput({ title: ' \u00a0 ', author: 'A' });
+    expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/^title must not be empty/) });
+  });
+});

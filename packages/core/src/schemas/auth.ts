@@ -1,11 +1,12 @@
 import Type, { type Static } from 'typebox';
-import { Timestamp } from './common.js';
+import { SingleLineText, StorableText, Timestamp, UuidSchema } from './common.js';
 
-// NIST SP 800-63B: length is what matters; no composition rules.
-export const PasswordSchema = Type.String({
+// NIST SP 800-63B: length is what matters; no composition rules. Any character is allowed but NUL
+// and unpaired surrogates, which have no faithful UTF-8 form: two different passwords would hash alike.
+export const PasswordSchema = StorableText({
   minLength: 8,
   maxLength: 128,
-  description: '8 to 128 characters; any characters, no composition rules (NIST SP 800-63B)',
+  description: '8 to 128 characters of any kind (no composition rules, NIST SP 800-63B), except NUL and unpaired surrogates',
 });
 
 export const SignupBodySchema = Type.Object(
@@ -25,8 +26,8 @@ export type SignupBody = Static<typeof SignupBodySchema>;
 
 export const LoginBodySchema = Type.Object(
   {
-    email: Type.String({ maxLength: 254, minLength: 1 }),
-    password: Type.String({ minLength: 1, maxLength: 128 }),
+    email: SingleLineText({ minLength: 1, maxLength: 254 }),
+    password: StorableText({ minLength: 1, maxLength: 128 }),
   },
   { additionalProperties: false },
 );
@@ -53,3 +54,15 @@ export const AuthResponseSchema = Type.Object({
   data: UserSchema,
 });
 export type AuthResponse = Static<typeof AuthResponseSchema>;
+
+/**
+ * The claims of a token this API signed. A correctly signed token is still checked against them:
+ * a `sub` that is an array holding a UUID, or an `exp` that is a string, is not one of ours.
+ */
+export const TokenClaimsSchema = Type.Object({
+  sub: UuidSchema,
+  role: RoleSchema,
+  iat: Type.Integer({ minimum: 0 }),
+  exp: Type.Integer({ minimum: 0 }),
+});
+export type TokenClaims = Static<typeof TokenClaimsSchema>;

@@ -1,18 +1,19 @@
 import Type, { type Static } from 'typebox';
-import { Nullable, Timestamp } from './common.js';
+import { Nullable, SingleLineText, Timestamp } from './common.js';
 
 export const TITLE_MAX = 500;
 export const AUTHOR_MAX = 300;
 export const GENRE_MAX = 100;
 
-const Title = Type.String({ minLength: 1, maxLength: TITLE_MAX, pattern: '\\S', description: 'trimmed; required' });
-const Author = Type.String({ minLength: 1, maxLength: AUTHOR_MAX, pattern: '\\S', description: 'trimmed; required' });
-const Isbn = Type.String({
+// Every text field is one line of storable text (see SingleLineText): Postgres and mail carry it.
+const Title = SingleLineText({ nonBlank: true, minLength: 1, maxLength: TITLE_MAX, description: 'one line, trimmed; required' });
+const Author = SingleLineText({ nonBlank: true, minLength: 1, maxLength: AUTHOR_MAX, description: 'one line, trimmed; required' });
+const Isbn = SingleLineText({
   maxLength: 32,
   description: 'ISBN-10 or ISBN-13, checksum verified; hyphens and spaces are accepted and removed',
 });
 const PublishedYear = Type.Integer({ minimum: 1, maximum: 2100, description: 'not later than next year' });
-const Genre = Type.String({ maxLength: GENRE_MAX });
+const Genre = SingleLineText({ maxLength: GENRE_MAX, description: 'one line, trimmed' });
 
 /**
  * What a client may set on a book. Unknown properties (id, userId, version, timestamps…) are
@@ -63,7 +64,7 @@ export const LIST_LIMIT_MAX = 1000;
 export const BookListQuerySchema = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: LIST_LIMIT_MAX, default: LIST_LIMIT_DEFAULT }),
   offset: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 }),
-  search: Type.Optional(Type.String({ maxLength: 200, description: 'case-insensitive substring of the title or the author' })),
+  search: Type.Optional(SingleLineText({ maxLength: 200, description: 'case-insensitive substring of the title or the author' })),
 });
 export type BookListQuery = Static<typeof BookListQuerySchema>;
 
