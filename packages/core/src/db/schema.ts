@@ -1,6 +1,6 @@
 // Drizzle tables: the system of record. Row types come from $inferSelect.
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const users = pgTable(
   'users',
@@ -52,3 +52,16 @@ export const books = pgTable(
   ],
 );
 export type BookRow = typeof books.$inferSelect;
+
+// Cache invalidations owed to Redis: a write whose invalidation failed (Redis unreachable from its
+// replica) records one here, the only store every replica still shares, and any replica that can
+// reach Redis pays it (see apps/api/src/services/books-cache-debts.ts). One row per user: a newer
+// debt takes a fresh `seq`, so a payer deletes exactly the debt it paid and never a newer one.
+export const booksCacheDebts = pgTable('books_cache_debts', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  seq: bigserial('seq', { mode: 'number' }).notNull(),
+  owedAt: timestamp('owed_at', { withTimezone: true }).notNull().defaultNow(),
+});
+export type BooksCacheDebtRow = typeof booksCacheDebts.$inferSelect;
