@@ -19,6 +19,11 @@ export interface SmtpCatcher {
   rejectRecipients: Set<string>;
   /** Answer DATA with a temporary 451 while true. */
   deferAll: boolean;
+  /**
+   * Wait this long before answering the end of DATA. The message is kept before the wait, as a
+   * real server that has queued it would: a client that gives up meanwhile has still delivered it.
+   */
+  answerDelayMs: number;
   /** The env a process under test needs to send here. */
   env: Record<string, string>;
   start(): Promise<void>;
@@ -28,12 +33,15 @@ export interface SmtpCatcher {
 export async function createSmtpCatcher(): Promise<SmtpCatcher> {
   const port = await freePort();
   let server: SMTPServer | undefined;
+  // Late answers still pending when the server stops: their connections are gone, so drop them.
+  const answerTimers = new Set<NodeJS.Timeout>();
   const catcher: SmtpCatcher = {
     host: '127.0.0.1',
     port,
     messages: [],
     rejectRecipients: new Set(),
     deferAll: false,
+    answerDelayMs: 0,
     env: {
       SMTP_HOST: '127.0.0.1',
       SMTP_PORT: String(port),
@@ -68,7 +76,13 @@ export async function createSmtpCatcher(): Promise<SmtpCatcher> {
               raw,
               parsed: await simpleParser(raw),
             });
-            callback();
+            if (catcher.answerDelayMs > 0) {
+              const timer = setTimeout(() => {
+                answerTimers.delete(timer);
+                callback();
+              }, catcher.answerDelayMs);
+              answerTimers.add(timer);
+            } else callback();
           });
         },
       });
@@ -80,6 +94,8 @@ export async function createSmtpCatcher(): Promise<SmtpCatcher> {
     async stop() {
       const current = server;
       server = undefined;
+      for (const timer of answerTimers) clearTimeout(timer);
+      answerTimers.clear();
       if (current) await new Promise<void>((resolve) => current.close(() => resolve()));
     },
   };
