@@ -28,7 +28,7 @@ async function bringUpDependencies() {
     const pg = await startEmbeddedPostgres(join(dataDir, 'postgres'), say);
     cleanups.push(pg.stop);
     env.DATABASE_URL = pg.url;
-    say(`PostgreSQL (embedded): ${pg.url.replace(/:[^:@/]+@/, ':***@')}, data in .data/postgres`);
+    say(`PostgreSQL (embedded): ${pg.url.replace(/:[^:@/]+@/, ':***@')}, data in ${pg.dataDir}`);
   }
   if (!env.REDIS_URL) {
     if (!redisServerAvailable()) {
