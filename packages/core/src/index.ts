@@ -1,8 +1,7 @@
 export * from './book-input.js';
 export * from './books-cache.js';
 export * from './bulk/records.js';
-export * from './bulk/submit.js';
-export * from './bulk/worker-scripts.js';
+export * from './bulk/request-transitions.js';
 export * from './config.js';
 export * from './db/client.js';
 export * from './db/migrate.js';
@@ -14,7 +13,6 @@ export * from './lease.js';
 export * from './logger.js';
 export * from './redis-client.js';
 export * from './redis-keys.js';
-export * from './report/report-scripts.js';
 export * from './schedule.js';
 export * from './schemas/auth.js';
 export * from './schemas/books.js';

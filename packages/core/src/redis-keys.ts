@@ -31,6 +31,9 @@ export interface RedisKeys {
   bulkLease(userId: string): string;
   /** String: request id answered for an Idempotency-Key (hashed), for 24 hours. */
   bulkIdempotency(userId: string, keyHash: string): string;
+  /** String: marks a request id whose submit answer was lost and that was found not stored; a late
+   * or re-sent submit of it stores nothing. 24 hours. */
+  bulkVoid(userId: string, requestId: string): string;
   /** String: the report worker's lease on this user's report (a random token, PX expiry). */
   reportLease(userId: string): string;
 
@@ -59,6 +62,7 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkStatus: (userId) => user('bulk_status', userId),
     bulkLease: (userId) => user('bulk_lease', userId),
     bulkIdempotency: (userId, keyHash) => `${user('bulk_idempotency', userId)}:${keyHash}`,
+    bulkVoid: (userId, requestId) => `${user('bulk_void', userId)}:${requestId}`,
     reportLease: (userId) => user('report_lease', userId),
 
     bulkPending: () => `${prefix}bulk_pending`,

@@ -8,7 +8,7 @@ import {
   createRedisKeys,
   type Database,
   defineBooksCacheCommands,
-  defineBulkSubmitCommand,
+  defineRequestTransitionCommands,
   type RedisKeys,
   waitForRedis,
 } from '@books/core';
@@ -39,7 +39,7 @@ export default fp(
     const redis = createRedisClient(config.redisUrl, 'api', app.log, { autoPipelining: true });
     // Every script the API runs is defined now, before its first command (see createRedisClient).
     defineBooksCacheCommands(redis);
-    defineBulkSubmitCommand(redis);
+    defineRequestTransitionCommands(redis);
     defineRateLimitCommands(redis);
     const keys = createRedisKeys(config.redisKeyPrefix);
     app.decorate('config', config);

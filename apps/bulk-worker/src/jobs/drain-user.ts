@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import Compile from 'typebox/compile';
 import { insertChunk } from './insert-chunk.js';
+import { requestErrorVerdict } from './postgres-errors.js';
 
 export interface BulkSettings {
   chunkSize: number;
@@ -67,6 +68,7 @@ export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSig
       if (record.nextAttemptAt && Date.parse(record.nextAttemptAt) > deps.now().getTime()) break;
       const result = await processRequest(deps, record, lease.token, signal);
       if (result === 'stopped') break;
+      if (result === 'skipped') continue;
       outcome.requests++;
       outcome.inserted += result.inserted;
       outcome.failed += result.failed;
@@ -85,7 +87,7 @@ async function processRequest(
   record: StoredBulkRequest,
   token: string,
   signal: AbortSignal,
-): Promise<{ inserted: number; failed: number } | 'stopped'> {
+): Promise<{ inserted: number; failed: number } | 'stopped' | 'skipped'> {
   const { sql, redis, keys, scripts, log, settings } = deps;
   const { userId, requestId } = record;
   const started = performance.now();
@@ -93,7 +95,10 @@ async function processRequest(
   let inserted = record.inserted;
   let failed = record.failed;
   try {
-    await scripts.markProcessing(userId, requestId, token, deps.now());
+    if (!(await scripts.markProcessing(userId, requestId, token, deps.now()))) {
+      log.warn({ userId, requestId }, 'request is already past processing; leaving it');
+      return 'skipped';
+    }
     for (;;) {
       if (signal.aborted) {
         log.info({ userId, requestId, nextItem: cursor }, 'shutting down: handing the rest of this request back to the queue');
@@ -103,6 +108,8 @@ async function processRequest(
       if (raw.length === 0) break;
       const { items, corrupt } = parseItems(raw, cursor);
       const chunk = await insertChunk(sql, userId, requestId, items);
+      if (chunk.refused.length)
+        log.warn({ userId, requestId, refused: chunk.refused.slice(0, 20) }, 'postgres refused rows; they fail alone');
       const failures = [...corrupt, ...chunk.failures];
       const recorded = await scripts.recordProgress(userId, requestId, token, {
         from: cursor,
@@ -122,7 +129,10 @@ async function processRequest(
       failed += failures.length;
     }
     const durationMs = performance.now() - started;
-    await scripts.finalize(userId, requestId, token, deps.now(), durationMs);
+    if (!(await scripts.finalize(userId, requestId, token, deps.now(), durationMs))) {
+      log.warn({ userId, requestId }, 'request was finished elsewhere meanwhile');
+      return 'skipped';
+    }
     log.info(
       { userId, requestId, submitted: record.submitted, inserted, failed, durationMs: Math.round(durationMs) },
       'bulk request processed',
@@ -131,15 +141,21 @@ async function processRequest(
   } catch (err) {
     if (err instanceof LeaseLostError) throw err;
     const now = deps.now();
-    const message = err instanceof Error ? err.message : String(err);
+    const verdict = requestErrorVerdict(err);
     const attempt = await scripts.recordFailure(userId, requestId, token, {
-      error: message,
+      attempt: record.attempts + 1,
+      maxAttempts: settings.maxAttempts,
+      fatal: verdict.fatal,
+      error: verdict.reason,
+      code: verdict.code,
       now,
       nextAttemptAt: new Date(now.getTime() + retryDelayMs(record.attempts + 1, settings.retryBaseMs)),
-      maxAttempts: settings.maxAttempts,
     });
     if (attempt.failed)
-      log.error({ err, userId, requestId, attempts: attempt.attempts }, 'bulk request failed for good: attempts exhausted');
+      log.error(
+        { err, userId, requestId, attempts: attempt.attempts, code: verdict.code },
+        verdict.fatal ? 'bulk request failed for good: retrying cannot help' : 'bulk request failed for good: attempts exhausted',
+      );
     else
       log.warn(
         { err, userId, requestId, attempts: attempt.attempts },

@@ -19,6 +19,7 @@ export interface BulkRecordFields {
   /** Index into the items list of the next item to insert (the worker's cursor). */
   nextItem: string;
   lastError?: string;
+  lastErrorCode?: string;
   processingStartedAt?: string;
   processedAt?: string;
   durationMs?: string;
@@ -26,6 +27,9 @@ export interface BulkRecordFields {
   failedAt?: string;
   completedAt?: string;
   reportMessageId?: string;
+  reportedAt?: string;
+  /** Why the report of a request that had already failed could not be delivered. */
+  reportError?: string;
 }
 
 export interface StoredBulkRequest extends BulkRequest {
@@ -57,6 +61,7 @@ export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest
     attempts: attempts!,
     nextItem: nextItem!,
     lastError: opt(hash.lastError),
+    lastErrorCode: opt(hash.lastErrorCode),
     queuedAt: hash.queuedAt,
     processingStartedAt: opt(hash.processingStartedAt),
     processedAt: opt(hash.processedAt),
@@ -65,6 +70,8 @@ export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest
     failedAt: opt(hash.failedAt),
     completedAt: opt(hash.completedAt),
     reportMessageId: opt(hash.reportMessageId),
+    reportedAt: opt(hash.reportedAt),
+    reportError: opt(hash.reportError),
   };
 }
 

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Nullable, Timestamp } from './common.js';
+import { ErrorDetailSchema, Nullable, Timestamp } from './common.js';
 
 export const BULK_STAGES = ['queued', 'processing', 'processed_awaiting_report', 'completed', 'failed'] as const;
 export const BulkStageSchema = Type.Union([
@@ -37,6 +37,18 @@ export const BulkAcceptedSchema = Type.Object({
   }),
 });
 
+/**
+ * POST /books/bulk's 503: QUEUE_UNAVAILABLE (nothing was queued: true), or QUEUE_OUTCOME_UNKNOWN
+ * (Redis did not answer in time) with the requestId to look up before resending.
+ */
+export const BulkUnavailableSchema = Type.Object({
+  success: Type.Literal(false),
+  error: Type.String(),
+  code: Type.String({ description: 'QUEUE_UNAVAILABLE or QUEUE_OUTCOME_UNKNOWN' }),
+  requestId: Type.Optional(Type.String({ description: 'QUEUE_OUTCOME_UNKNOWN: GET /books/bulk/{requestId} says whether it was queued' })),
+  details: Type.Optional(Type.Array(ErrorDetailSchema)),
+});
+
 export const FailedItemSchema = Type.Object({
   index: Type.Integer({ description: 'position in the submitted books array, from 0' }),
   title: Nullable(Type.String()),
@@ -54,7 +66,8 @@ export const BulkRequestSchema = Type.Object({
   inserted: Type.Integer(),
   failed: Type.Integer({ description: 'invalid items plus database rejections (e.g. duplicate ISBN)' }),
   attempts: Type.Integer({ description: 'failed processing attempts so far' }),
-  lastError: Nullable(Type.String()),
+  lastError: Nullable(Type.String({ description: "why the last attempt failed, readable; details are in the operators' logs" })),
+  lastErrorCode: Nullable(Type.String({ description: 'a machine code for lastError, e.g. DATABASE_UNAVAILABLE' })),
   queuedAt: Timestamp,
   processingStartedAt: Nullable(Timestamp),
   processedAt: Nullable(Timestamp),
@@ -63,6 +76,8 @@ export const BulkRequestSchema = Type.Object({
   failedAt: Nullable(Timestamp),
   completedAt: Nullable(Timestamp),
   reportMessageId: Nullable(Type.String()),
+  reportedAt: Nullable(Timestamp),
+  reportError: Nullable(Type.String({ description: 'a failed request whose report could not be delivered: why' })),
 });
 export type BulkRequest = Static<typeof BulkRequestSchema>;
 

@@ -1,9 +1,11 @@
 // POST /books/bulk queues work for the bulk worker; GET /books/bulk/:requestId and GET /books/queue
 // show how it is going. Nothing here touches the books table.
+import { randomUUID } from 'node:crypto';
 import {
   type BookInput,
   BulkAcceptedSchema,
   BulkRequestDetailSchema,
+  BulkUnavailableSchema,
   bulkSubmitBodySchema,
   describeWait,
   ErrorResponseSchema,
@@ -15,7 +17,9 @@ import {
   QueueViewSchema,
   readBulkRequest,
   readFailedItems,
+  settleBulkSubmission,
   submitBulkRequest,
+  UuidSchema,
 } from '@books/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
@@ -35,6 +39,22 @@ const queueUnavailable = (cause: unknown) =>
     cause,
   });
 
+/** For reads: Redis did not answer. */
+const queueUnreadable = (cause: unknown) =>
+  Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; try again shortly.'), { cause });
+
+/** The 503 that cannot say whether the request was stored: it gives the id to look up instead. */
+const outcomeUnknown = (requestId: string) => ({
+  success: false as const,
+  error: `The bulk queue did not answer in time, so this request may or may not have been queued. Do not resend it blindly: GET /books/bulk/${requestId} tells (404 means it was not queued and never will be), or resend with the same Idempotency-Key.`,
+  code: 'QUEUE_OUTCOME_UNKNOWN',
+  requestId,
+});
+
+// ioredis refuses a command it never sent with this message (the API client has no offline
+// queue): then, and only then, a failed submit certainly stored nothing.
+const neverSent = (err: unknown) => err instanceof Error && err.message.startsWith("Stream isn't writeable");
+
 const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app;
 
@@ -50,7 +70,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
         body: bulkSubmitBodySchema(config.bulk.maxBooks),
-        response: { 202: BulkAcceptedSchema, ...errors },
+        response: { 202: BulkAcceptedSchema, ...errors, 503: BulkUnavailableSchema },
       },
     },
     async (request, reply) => {
@@ -64,6 +84,8 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         else invalid.push({ index, title: textField(item, 'title'), author: textField(item, 'author'), reason: parsed.reason });
       });
       const idempotencyKey = request.headers['idempotency-key'];
+      // The id is chosen here, so that a submit whose answer is lost can still be settled.
+      const requestId = randomUUID();
       let result: Awaited<ReturnType<typeof submitBulkRequest>>;
       try {
         result = await submitBulkRequest(app.redis, app.keys, {
@@ -73,9 +95,22 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
           invalid,
           idempotencyKey,
           now,
+          requestId,
         });
       } catch (err) {
-        throw queueUnavailable(err);
+        if (neverSent(err)) throw queueUnavailable(err);
+        // A timeout or a dropped connection: the script may have run. Ask, on the same client (so
+        // after the submit, if it is still on its way), and void the id if it was not stored.
+        let stored: boolean;
+        try {
+          stored = await settleBulkSubmission(app.redis, app.keys, userId, requestId);
+        } catch {
+          request.log.warn({ err, userId, requestId }, 'bulk submit outcome unknown: redis did not answer');
+          return reply.code(503).header('retry-after', '5').header('location', `/books/bulk/${requestId}`).send(outcomeUnknown(requestId));
+        }
+        if (!stored) throw queueUnavailable(err);
+        request.log.warn({ err, userId, requestId }, 'bulk submit answer was lost, but the request was stored');
+        result = { requestId, created: true };
       }
       const record = result.created ? null : await readBulkRequest(app.redis, app.keys, userId, result.requestId);
       const processingAt = nextRun(config.bulk.cron, now);
@@ -111,16 +146,25 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['bulk'],
         summary: 'One bulk request, with its failed items and their reasons',
         security,
-        params: Type.Object({ requestId: Type.String({ format: 'uuid' }) }),
+        params: Type.Object({ requestId: UuidSchema }),
         response: { 200: BulkRequestDetailSchema, ...errors },
       },
     },
     async (request) => {
       const userId = request.identity!.id;
       const { requestId } = request.params;
-      const record = await readBulkRequest(app.redis, app.keys, userId, requestId).catch((err) => {
-        throw queueUnavailable(err);
-      });
+      const read = () =>
+        readBulkRequest(app.redis, app.keys, userId, requestId).catch((err) => {
+          throw queueUnreadable(err);
+        });
+      let record = await read();
+      // A 404 must stay true: if this id is that of a submit whose answer was lost (a 503
+      // QUEUE_OUTCOME_UNKNOWN), settling voids it, so that it can never be queued later.
+      const settled = () =>
+        settleBulkSubmission(app.redis, app.keys, userId, requestId).catch((err) => {
+          throw queueUnreadable(err);
+        });
+      if (!record && (await settled())) record = await read();
       if (!record) throw notFound('Bulk request');
       const failedItems = await readFailedItems(app.redis, app.keys, userId, requestId);
       return { success: true as const, data: { ...publicBulkRequest(record), failedItems } };
@@ -140,7 +184,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const userId = request.identity!.id;
       const records = await listBulkRequests(app.redis, app.keys, userId).catch((err) => {
-        throw queueUnavailable(err);
+        throw queueUnreadable(err);
       });
       const latest = records[0];
       return {
