@@ -1,0 +1,285 @@
+// Every transition of a bulk request applied twice has the effect of applying it once: what
+// ioredis does when it re-sends a script that was in flight as the connection dropped. Each test
+// builds a request's real state through the transitions themselves, on a real Redis, then compares
+// every key of the namespace after one application and after a second, identical one.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBulkRequest } from '../src/bulk/records.js';
+import {
+  canMoveStage,
+  createBulkWorkerScripts,
+  createReportScripts,
+  NEXT_STAGES,
+  readReportStatus,
+  settleBulkSubmission,
+  submitBulkRequest,
+} from '../src/bulk/request-transitions.js';
+import { acquireLease } from '../src/lease.js';
+import { createRedisKeys } from '../src/redis-keys.js';
+import { BULK_STAGES } from '../src/schemas/bulk.js';
+
+const prefix = `t:transitions:${randomBytes(5).toString('hex')}:`;
+const keys = createRedisKeys(prefix);
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+});
+afterAll(async () => {
+  const found: string[] = [];
+  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) found.push(...batch);
+  if (found.length) await redis.unlink(...found);
+  redis.disconnect();
+});
+
+const bulk = () => createBulkWorkerScripts(redis, keys, { leaseMs: 30_000, cacheTtlMs: 60_000, recordTtlSeconds: 3600 });
+const report = () => createReportScripts(redis, keys, { recordTtlSeconds: 3600 });
+const now = new Date('2026-12-01T10:00:00.000Z');
+
+/** Every key of the namespace with its value (TTLs as present or not: a replay may renew them). */
+async function snapshot(): Promise<Record<string, unknown>> {
+  const found: string[] = [];
+  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) found.push(...batch);
+  const state: Record<string, unknown> = {};
+  for (const key of found.sort()) {
+    const type = await redis.type(key);
+    const ttl = (await redis.pttl(key)) > 0;
+    if (type === 'hash') state[key] = { ttl, value: await redis.hgetall(key) };
+    else if (type === 'list') state[key] = { ttl, value: await redis.lrange(key, 0, -1) };
+    else if (type === 'zset') state[key] = { ttl, value: await redis.zrange(key, 0, -1, 'WITHSCORES') };
+    else state[key] = { ttl, value: await redis.get(key) };
+  }
+  return state;
+}
+
+async function twice(apply: () => Promise<unknown>) {
+  const first = await apply();
+  const once = await snapshot();
+  const second = await apply();
+  expect(await snapshot()).toEqual(once);
+  return { first, second };
+}
+
+async function queued(books = 3) {
+  const userId = randomUUID();
+  const { requestId } = await submitBulkRequest(redis, keys, {
+    userId,
+    submitted: books + 1,
+    valid: Array.from({ length: books }, (_, i) => ({ index: i, book: { title: `T${i}`, author: 'A' } })),
+    invalid: [{ index: books, title: null, author: null, reason: 'author is required' }],
+    now,
+  });
+  const lease = await acquireLease(redis, keys.bulkLease(userId), 30_000);
+  return { userId, requestId, token: lease!.token };
+}
+
+async function processed() {
+  const r = await queued(3);
+  await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+  await bulk().recordProgress(r.userId, r.requestId, r.token, { from: 0, to: 3, inserted: 3, failures: [] });
+  await bulk().finalize(r.userId, r.requestId, r.token, now, 12);
+  const lease = await acquireLease(redis, keys.reportLease(r.userId), 30_000);
+  return { ...r, reportToken: lease!.token };
+}
+
+const failure = (attempt: number, maxAttempts = 5) => ({
+  attempt,
+  maxAttempts,
+  fatal: false,
+  error: 'the database was unavailable',
+  code: 'DATABASE_UNAVAILABLE',
+  now,
+  nextAttemptAt: new Date(now.getTime() + 30_000),
+});
+
+describe('the stage machine', () => {
+  it('knows every stage, and lets nothing leave completed or failed', () => {
+    expect(Object.keys(NEXT_STAGES).sort()).toEqual([...BULK_STAGES].sort());
+    for (const to of BULK_STAGES) {
+      if (to !== 'completed') expect(canMoveStage('completed', to)).toBe(false);
+      if (to !== 'failed') expect(canMoveStage('failed', to)).toBe(false);
+    }
+    expect(canMoveStage('queued', 'completed')).toBe(false);
+    expect(canMoveStage('processing', 'processing')).toBe(true);
+  });
+});
+
+describe('each transition applied twice has the effect of once', () => {
+  it('submit: the items are queued once', async () => {
+    const userId = randomUUID();
+    const requestId = randomUUID();
+    const submission = {
+      userId,
+      requestId,
+      submitted: 2,
+      valid: [0, 1].map((i) => ({ index: i, book: { title: `S${i}`, author: 'A' } })),
+      invalid: [],
+      now,
+    };
+    const { first, second } = await twice(() => submitBulkRequest(redis, keys, submission));
+    expect(first).toEqual({ requestId, created: true });
+    expect(second).toEqual({ requestId, created: true });
+    expect(await redis.llen(keys.bulkItems(userId, requestId))).toBe(2);
+    expect(await redis.lrange(keys.bulkQueue(userId), 0, -1)).toEqual([requestId]);
+  });
+
+  it('submit with an Idempotency-Key: a replay is the same request, a new one with the key is not queued', async () => {
+    const userId = randomUUID();
+    const submission = {
+      userId,
+      requestId: randomUUID(),
+      submitted: 1,
+      valid: [{ index: 0, book: { title: 'K', author: 'A' } }],
+      invalid: [],
+      now,
+    };
+    await twice(() => submitBulkRequest(redis, keys, { ...submission, idempotencyKey: 'key-1' }));
+    const again = await submitBulkRequest(redis, keys, { ...submission, requestId: randomUUID(), idempotencyKey: 'key-1' });
+    expect(again).toEqual({ requestId: submission.requestId, created: false });
+  });
+
+  it('start', async () => {
+    const r = await queued();
+    await twice(() => bulk().markProcessing(r.userId, r.requestId, r.token, now));
+    expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('processing');
+  });
+
+  it('chunk progress: the chunk counts once', async () => {
+    const r = await queued();
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    const chunk = { from: 0, to: 2, inserted: 1, failures: [{ index: 1, title: 'T1', author: 'A', reason: 'duplicate ISBN' }] };
+    await twice(() => bulk().recordProgress(r.userId, r.requestId, r.token, chunk));
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({ nextItem: 2, inserted: 1, failed: 2 });
+  });
+
+  it('finish: the request is listed for its report once, with its counts once', async () => {
+    const r = await queued(3);
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    await bulk().recordProgress(r.userId, r.requestId, r.token, { from: 0, to: 3, inserted: 3, failures: [] });
+    await twice(() => bulk().finalize(r.userId, r.requestId, r.token, now, 12));
+    expect(await redis.hgetall(keys.bulkStatus(r.userId))).toMatchObject({
+      requestIds: r.requestId,
+      totalBooks: '4',
+      successCount: '3',
+      failCount: '1',
+    });
+  });
+
+  it('attempt failed, to be retried: the attempt counts once', async () => {
+    const r = await queued();
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    await twice(() => bulk().recordFailure(r.userId, r.requestId, r.token, failure(1)));
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({ stage: 'queued', attempts: 1 });
+  });
+
+  it('attempt failed for good: failed once, owed its report once', async () => {
+    const r = await queued();
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    const { first, second } = await twice(() => bulk().recordFailure(r.userId, r.requestId, r.token, failure(5)));
+    expect(first).toEqual({ attempts: 5, failed: true });
+    expect(second).toEqual({ attempts: 5, failed: true });
+    expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('failed');
+    expect(await redis.hget(keys.bulkStatus(r.userId), 'requestIds')).toBe(r.requestId);
+    expect(await redis.zscore(keys.bulkFailed(), `${r.userId}:${r.requestId}`)).not.toBeNull();
+  });
+
+  it('report sent', async () => {
+    const r = await processed();
+    const sent = { reportId: 'rep-1', messageId: '<m1@test>', requestIds: [r.requestId], sentAt: now };
+    await twice(() => report().markSent(r.userId, r.reportToken, sent));
+    expect((await readReportStatus(redis, keys, r.userId))?.sent).toEqual({
+      reportId: 'rep-1',
+      messageId: '<m1@test>',
+      requestIds: [r.requestId],
+    });
+  });
+
+  it('report completed: the counts are taken out once, and a request finished meanwhile stays for the next report', async () => {
+    const r = await processed();
+    // Another request of the same user finishes while the report is out.
+    const next = await submitBulkRequest(redis, keys, {
+      userId: r.userId,
+      submitted: 1,
+      valid: [{ index: 0, book: { title: 'N', author: 'A' } }],
+      invalid: [],
+      now,
+    });
+    await bulk().markProcessing(r.userId, next.requestId, r.token, now);
+    await bulk().recordProgress(r.userId, next.requestId, r.token, { from: 0, to: 1, inserted: 1, failures: [] });
+    await bulk().finalize(r.userId, next.requestId, r.token, now, 5);
+    await twice(() => report().complete(r.userId, r.reportToken, { requestIds: [r.requestId], completedAt: now, messageId: '<m@test>' }));
+    expect(await redis.hgetall(keys.bulkStatus(r.userId))).toMatchObject({
+      requestIds: next.requestId,
+      totalBooks: '1',
+      successCount: '1',
+      failCount: '0',
+    });
+    expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('completed');
+  });
+
+  it('report attempt failed, to be retried: counted once', async () => {
+    const r = await processed();
+    const f = {
+      requestIds: [r.requestId],
+      error: 'the mail server could not be reached',
+      permanent: false,
+      now,
+      nextAttemptAt: now,
+      maxAttempts: 5,
+      attempt: 1,
+    };
+    await twice(() => report().recordFailure(r.userId, r.reportToken, f));
+    expect((await readReportStatus(redis, keys, r.userId))?.reportAttempts).toBe(1);
+  });
+
+  it('report failed for good: the request fails once', async () => {
+    const r = await processed();
+    const f = {
+      requestIds: [r.requestId],
+      error: 'the mail server refused the recipient',
+      permanent: true,
+      now,
+      nextAttemptAt: now,
+      maxAttempts: 5,
+      attempt: 1,
+    };
+    const { first, second } = await twice(() => report().recordFailure(r.userId, r.reportToken, f));
+    expect(first).toEqual({ attempts: 1, failed: true });
+    expect(second).toMatchObject({ failed: true });
+    expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('failed');
+  });
+
+  it('a failed request that is reported stays failed, with the report noted', async () => {
+    const r = await queued();
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    await bulk().recordFailure(r.userId, r.requestId, r.token, failure(1, 1));
+    const lease = await acquireLease(redis, keys.reportLease(r.userId), 30_000);
+    await twice(() => report().complete(r.userId, lease!.token, { requestIds: [r.requestId], completedAt: now, messageId: '<f@test>' }));
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({ stage: 'failed', reportMessageId: '<f@test>' });
+    expect(await redis.exists(keys.bulkStatus(r.userId))).toBe(0);
+  });
+});
+
+describe('a submit whose answer was lost', () => {
+  it('settles to stored when it was stored', async () => {
+    const r = await queued();
+    expect(await settleBulkSubmission(redis, keys, r.userId, r.requestId)).toBe(true);
+  });
+
+  it('settles to not stored, and then a late copy of the submit stores nothing', async () => {
+    const userId = randomUUID();
+    const requestId = randomUUID();
+    expect(await settleBulkSubmission(redis, keys, userId, requestId)).toBe(false);
+    await expect(
+      submitBulkRequest(redis, keys, {
+        userId,
+        requestId,
+        submitted: 1,
+        valid: [{ index: 0, book: { title: 'Late', author: 'A' } }],
+        invalid: [],
+        now,
+      }),
+    ).rejects.toMatchObject({ code: 'SUBMISSION_VOIDED' });
+    expect(await redis.exists(keys.bulkRequest(userId, requestId), keys.bulkItems(userId, requestId), keys.bulkQueue(userId))).toBe(0);
+  });
+});
