@@ -47,11 +47,15 @@ export default fp(
     app.decorate('sql', pg.sql);
     app.decorate('redis', redis);
     app.decorate('keys', keys);
-    app.decorate('booksCache', createGuardedBooksCache(redis, keys, config.cacheTtlSeconds, app.log));
+    const booksCache = createGuardedBooksCache({ redis, keys, ttlSeconds: config.cacheTtlSeconds, db: pg.db, log: app.log });
+    app.decorate('booksCache', booksCache);
     if (!(await waitForRedis(redis, 2000))) {
       app.log.warn('redis is not reachable yet: serving from Postgres, rate limits not enforced, until it is');
     }
+    // Reads the cache debts other replicas recorded before this one trusts the cache (and polls them).
+    await booksCache.start();
     app.addHook('onClose', async () => {
+      await booksCache.stop();
       redis.disconnect();
       await pg.close();
     });
