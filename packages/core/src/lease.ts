@@ -31,7 +31,8 @@ function defineLeaseCommands(redis: Redis): void {
 export async function acquireLease(redis: Redis, key: string, ttlMs: number): Promise<Lease | null> {
   defineLeaseCommands(redis);
   const token = randomUUID();
-  if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return null;
+  // A SET re-sent after a dropped connection finds the lease its first copy took: still ours.
+  if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK' && (await redis.get(key)) !== token) return null;
   return {
     key,
     token,
