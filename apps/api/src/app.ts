@@ -5,7 +5,7 @@ import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOpti
 import authPlugin from './plugins/auth.js';
 import datastores from './plugins/datastores.js';
 import docs from './plugins/docs.js';
-import errorHandler from './plugins/error-handler.js';
+import errorHandler, { answerClientError, answerFrameworkError } from './plugins/error-handler.js';
 import security from './plugins/security.js';
 import validation from './plugins/validation.js';
 import adminRoutes from './routes/admin/index.js';
@@ -44,6 +44,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
+    // Kept explicit: a body with `__proto__` or `constructor.prototype` is refused, never merged.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Errors raised before a route runs answer in the same envelope as the rest.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', (request, reply, done) => {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -146,6 +147,36 @@ describe('tokens', () => {
     expect((await me(`Bearer ${noExp}`)).statusCode).toBe(401);
     const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: user.id, exp: 9_999_999_999 })).toString('base64url')}.`;
     expect((await me(`Bearer ${unsigned}`)).statusCode).toBe(401);
+  });
+
+  it('refuses a correctly signed token whose claims do not have the types we sign', async () => {
+    const user = await signup(h.app);
+    const now = Math.floor(Date.now() / 1000);
+    const good = { sub: user.id, role: 'user', iat: now, exp: now + 600 };
+    // Signed by hand: fast-jwt's signer refuses (or rewrites) claims of the wrong type, an attacker's would not.
+    const signed = (claims: Record<string, unknown>) => {
+      const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+      return `Bearer ${unsigned}.${createHmac('sha256', h.ctx.config.jwt.secret).update(unsigned).digest('base64url')}`;
+    };
+    // The control: the same claims with the right types are accepted.
+    expect((await me(signed(good))).statusCode).toBe(200);
+    for (const [what, claims] of [
+      ['sub as an array holding the id', { ...good, sub: [user.id] }],
+      ['sub as a number', { ...good, sub: 42 }],
+      ['sub as an object', { ...good, sub: { id: user.id } }],
+      ['sub as a urn:uuid', { ...good, sub: `urn:uuid:${user.id}` }],
+      ['role as an array', { ...good, role: ['admin'] }],
+      ['role unknown', { ...good, role: 'root' }],
+      ['role missing', { sub: user.id, iat: now, exp: now + 600 }],
+      ['exp as a string', { ...good, exp: String(now + 600) }],
+      ['iat as a string', { ...good, iat: String(now) }],
+      ['iat missing', { sub: user.id, role: 'user', exp: now + 600 }],
+    ] as const) {
+      const res = await me(signed(claims));
+      expect(res.statusCode, what).toBe(401);
+      expect(res.json(), what).toMatchObject({ success: false, code: 'UNAUTHORIZED' });
+    }
   });
 
   it('stops working as soon as the account is deleted', async () => {

@@ -1,6 +1,10 @@
 // One envelope for every error: `{ success: false, error, code, details? }`. 5xx details are logged, never sent.
-import type { ErrorResponse } from '@books/core';
-import type { FastifyError, FastifyInstance } from 'fastify';
+// Errors raised before a route runs reach it too: Fastify's router errors through `frameworkErrors`,
+// Node's HTTP parser errors through `clientErrorHandler` (both wired in app.ts).
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type ErrorResponse, patternMessage } from '@books/core';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, errorCode } from '../errors.js';
 
@@ -11,11 +15,20 @@ const CODE_BY_STATUS: Record<number, string> = {
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
   406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
   409: 'CONFLICT',
   412: 'PRECONDITION_FAILED',
   413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+// Fastify's messages for these quote the request path back; ours say what is wrong instead.
+const FIXED_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: 'The URL is malformed: a percent-encoding in it is not valid UTF-8',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is longer than this API accepts',
 };
 
 // Connection-level failures of Postgres or Redis: the request may succeed later, so 503, not 500.
@@ -44,7 +57,9 @@ export function toErrorResponse(err: FastifyError | AppError | Error): { status:
       message:
         v.keyword === 'required'
           ? `must have property ${(v.params as { missingProperty?: string }).missingProperty}`
-          : (v.message ?? 'is invalid'),
+          : ((v.keyword === 'pattern' ? patternMessage((v.params as { pattern?: unknown }).pattern) : undefined) ??
+            v.message ??
+            'is invalid'),
     }));
     return {
       status: 400,
@@ -58,7 +73,8 @@ export function toErrorResponse(err: FastifyError | AppError | Error): { status:
   }
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    return { status, body: { success: false, error: fe.message, code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST' } };
+    const error = (fe.code && FIXED_MESSAGES[fe.code]) ?? fe.message;
+    return { status, body: { success: false, error, code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST' } };
   }
   const code = errorCode(err);
   if (code && UNAVAILABLE_CODES.has(code)) {
@@ -68,6 +84,41 @@ export function toErrorResponse(err: FastifyError | AppError | Error): { status:
     };
   }
   return { status: 500, body: { success: false, error: 'Internal server error', code: 'INTERNAL_ERROR' } };
+}
+
+/** Fastify's `frameworkErrors`: a URL the router cannot take (bad percent-encoding, over-long parameter). */
+export function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const { status, body } = toErrorResponse(err);
+  request.log.info({ code: body.code, status, fastifyCode: err.code }, body.error);
+  return reply.code(status).send(body);
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; error: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, error: 'The request headers are larger than this API accepts' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, error: 'The request did not arrive in time' },
+};
+const MALFORMED_REQUEST = { status: 400, error: 'The request is not valid HTTP (e.g. a header holds a forbidden character)' };
+
+/**
+ * Fastify's `clientErrorHandler`: Node's parser refused the request before Fastify saw it
+ * (invalid header bytes, oversized headers, a timeout), so the answer is written to the socket.
+ */
+export function answerClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex) {
+  // A reset connection has nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, error } = (err.code && CLIENT_ERRORS[err.code]) || MALFORMED_REQUEST;
+  this.log.info({ code: err.code, status }, 'client error before routing');
+  // As Node does: never write into a response that has already started on this socket.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ success: false, error, code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST' } satisfies ErrorResponse);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export default fp(

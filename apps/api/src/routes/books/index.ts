@@ -22,12 +22,22 @@ const security = [{ bearerAuth: [] }];
 
 const etagOf = (version: number) => `"${version}"`;
 
-/** If-Match: `*` or a list of ETags (weak ones compared by their value). Returns the version demanded, or undefined. */
+// The version column is int4: a tag beyond it (or `"1e308"`) is no version of any book.
+const INT4_MAX = 2_147_483_647;
+const ENTITY_TAG = /^(?:W\/)?"(\d{1,10})"$/;
+
+/**
+ * If-Match: `*` or a list of ETags (weak ones compared by their value). Returns the version demanded,
+ * undefined for none, or -1 for a header no current version can match (a 412, never a query error).
+ */
 function expectedVersion(header: string | undefined): number | undefined {
-  if (!header || header.trim() === '*') return undefined;
-  const versions = header.split(',').map((tag) => Number(tag.trim().replace(/^W\//, '').replaceAll('"', '')));
+  if (header === undefined || header.trim() === '*') return undefined;
+  const versions = header.split(',').map((tag) => {
+    const digits = ENTITY_TAG.exec(tag.trim())?.[1];
+    const version = digits === undefined ? Number.NaN : Number(digits);
+    return version <= INT4_MAX ? version : Number.NaN;
+  });
   const valid = versions.filter(Number.isInteger);
-  // An unparseable tag can never match a current version.
   return valid.length === 1 ? valid[0] : -1;
 }
 

@@ -1,14 +1,21 @@
 import { ErrorResponseSchema } from '@books/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
+import type { FastifyBaseLogger } from 'fastify';
+import Type, { type Static } from 'typebox';
 
 const CHECK_TIMEOUT_MS = 1000;
+
+// The route is unauthenticated: a reason from this fixed list, never the driver's message (it names
+// hosts, ports and users). Operators get the real error in the log, once per change of state.
+const ReasonSchema = Type.Union([Type.Literal('unreachable'), Type.Literal('timed out')]);
+type Reason = Static<typeof ReasonSchema>;
 
 const DependencySchema = Type.Object({
   status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
   latencyMs: Type.Number(),
-  error: Type.Optional(Type.String()),
+  error: Type.Optional(ReasonSchema),
 });
+type Dependency = Static<typeof DependencySchema>;
 const HealthSchema = Type.Object({
   success: Type.Boolean(),
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
@@ -17,17 +24,37 @@ const HealthSchema = Type.Object({
 });
 const ProbeSchema = Type.Object({ success: Type.Boolean(), status: Type.String() });
 
-async function timed(check: () => Promise<unknown>) {
-  const started = performance.now();
-  try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS).unref()),
-    ]);
-    return { status: 'up' as const, latencyMs: round(performance.now() - started) };
-  } catch (err) {
-    return { status: 'down' as const, latencyMs: round(performance.now() - started), error: (err as Error).message };
-  }
+class CheckTimeout extends Error {}
+
+/** Runs one check with a deadline; logs the real error when the dependency goes down or its reason changes, and when it is back. */
+function healthCheck(name: string, check: () => Promise<unknown>, log: FastifyBaseLogger) {
+  let last: Dependency['status'] | Reason = 'up';
+  const settle = (state: Dependency['status'] | Reason, err?: unknown) => {
+    if (state === last) return;
+    if (state === 'up') log.info({ dependency: name }, `health: ${name} is up again`);
+    else log.warn({ dependency: name, err }, `health: ${name} is down (${state})`);
+    last = state;
+  };
+  return async (): Promise<Dependency> => {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        check(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new CheckTimeout(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        }),
+      ]);
+      settle('up');
+      return { status: 'up', latencyMs: round(performance.now() - started) };
+    } catch (err) {
+      const reason: Reason = err instanceof CheckTimeout ? 'timed out' : 'unreachable';
+      settle(reason, err);
+      return { status: 'down', latencyMs: round(performance.now() - started), error: reason };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
@@ -36,8 +63,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onClose', async () => {
     closing = true;
   });
-  const checkPostgres = () => timed(() => app.sql`select 1`);
-  const checkRedis = () => timed(() => app.redis.ping());
+  const checkPostgres = healthCheck('postgres', () => app.sql`select 1`, app.log);
+  const checkRedis = healthCheck('redis', () => app.redis.ping(), app.log);
 
   app.get(
     '',
@@ -76,7 +103,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (closing) return reply.code(503).send({ success: false, error: 'shutting down', code: 'SERVICE_UNAVAILABLE' });
       const postgres = await checkPostgres();
       if (postgres.status === 'down')
-        return reply.code(503).send({ success: false, error: `postgres: ${postgres.error}`, code: 'SERVICE_UNAVAILABLE' });
+        return reply.code(503).send({ success: false, error: `postgres ${postgres.error}`, code: 'SERVICE_UNAVAILABLE' });
       return { success: true, status: 'ready' };
     },
   );
