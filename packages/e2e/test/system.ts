@@ -18,6 +18,19 @@ export interface RunningProcess {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
+  /** The extra env it was started with, so a restart gets the same. */
+  env: Record<string, string>;
+  /** Set by `System.kill`: the test ended it, so its exit is no failure. */
+  killedByTest: boolean;
+}
+
+/** A process that ended while nobody asked it to: what a restart policy would have hidden. */
+export interface UnexpectedExit {
+  name: string;
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  lastOutput: string;
 }
 
 export interface System {
@@ -25,6 +38,12 @@ export interface System {
   smtp: SmtpCatcher;
   baseUrl: string;
   start(service: Service, env?: Record<string, string>): Promise<RunningProcess>;
+  /** Sends `signal` (SIGKILL by default), marks the exit as the test's doing and waits for it. */
+  kill(proc: RunningProcess, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the same service again with the same env (after `kill`). */
+  restart(proc: RunningProcess): Promise<RunningProcess>;
+  /** Every process that has exited without `kill` or `close`. */
+  unexpectedExits(): UnexpectedExit[];
   // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, asserted field by field in the tests
   api<T = any>(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
@@ -59,15 +78,38 @@ export async function startSystem(label: string, env: Record<string, string> = {
       child.stdout?.on('data', (chunk) => (output += chunk));
       child.stderr?.on('data', (chunk) => (output += chunk));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const proc = { name: service, child, output: () => output, exited };
+      const proc: RunningProcess = { name: service, child, output: () => output, exited, env: extra, killedByTest: false };
       running.push(proc);
       if (service === 'api')
         await waitFor(
-          async () => (await fetch(`${baseUrl}/health/ready`).catch(() => null))?.ok === true,
+          async () => {
+            // An API that died at start-up never gets ready: say why now rather than after the timeout.
+            if (child.exitCode !== null) throw new Error(`api exited with ${child.exitCode} at start-up: ${output}`);
+            return (await fetch(`${baseUrl}/health/ready`).catch(() => null))?.ok === true;
+          },
           20_000,
           () => output,
         );
       return proc;
+    },
+    async kill(proc, signal = 'SIGKILL') {
+      proc.killedByTest = true;
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill(signal);
+      await proc.exited;
+    },
+    restart(proc) {
+      return system.start(proc.name as Service, proc.env);
+    },
+    unexpectedExits() {
+      return running
+        .filter((p) => !p.killedByTest && (p.child.exitCode !== null || p.child.signalCode !== null))
+        .map((p) => ({
+          name: p.name,
+          pid: p.child.pid,
+          code: p.child.exitCode,
+          signal: p.child.signalCode,
+          lastOutput: p.output().slice(-2000),
+        }));
     },
     async api(method, path, options = {}) {
       const res = await fetch(`${baseUrl}${path}`, {
@@ -82,6 +124,7 @@ export async function startSystem(label: string, env: Record<string, string> = {
       return { status: res.status, body: text ? JSON.parse(text) : null };
     },
     async close() {
+      for (const proc of running) proc.killedByTest = true;
       for (const proc of running) if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
       await Promise.race([Promise.all(running.map((p) => p.exited)), new Promise((resolve) => setTimeout(resolve, 15_000))]);
       for (const proc of running) if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
