@@ -45,6 +45,8 @@ export const EnvSchema = Type.Object({
   SMTP_SECURE: Bool(false, 'true or false (true: implicit TLS, usually port 465; false: STARTTLS or plain)'),
   SMTP_USER: Str('', 'the SMTP user name (empty for no authentication)'),
   SMTP_PASS: Str('', 'the SMTP password'),
+  SMTP_CONNECTION_TIMEOUT_SECONDS: Int(10, 1, 300, 'seconds to wait for the mail server to accept a connection and greet (1-300)'),
+  SMTP_SOCKET_TIMEOUT_SECONDS: Int(600, 1, 3600, 'seconds to wait for any answer of the mail server, the end of DATA included (1-3600)'),
   FROM_EMAIL: Type.String({ format: 'email', default: 'reports@books.local', description: 'an email address' }),
   FROM_NAME: Str('Books Management System', 'the sender name shown in emails'),
   PDF_OUTPUT_DIR: Str('', 'a directory to keep report PDFs in (empty: keep none on disk)'),
@@ -68,6 +70,13 @@ export const EnvSchema = Type.Object({
   REPORT_RENDER_THREADS: Int(1, 1, 8, 'PDF render threads per report worker (1-8); each costs ~100 MB'),
   REPORT_RETRY_BASE_SECONDS: Int(60, 1, 86_400, 'seconds before the first retry of a failed report; doubles each time, capped at 30x'),
   REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed (1-100)'),
+  REPORT_LEASE_SECONDS: Int(
+    60,
+    3,
+    3600,
+    "seconds a report worker holds a user's report without renewing before another may take it (3-3600)",
+  ),
+  REPORT_RENDER_TIMEOUT_SECONDS: Int(120, 1, 3600, 'seconds one PDF render may take before it is abandoned (1-3600)'),
   ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
   CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives (1-86400)'),
   RATE_LIMIT_MAX: Int(100, 1, 10_000_000, 'requests allowed per window and client IP'),
@@ -88,7 +97,7 @@ export interface Config {
   redisUrl: string;
   redisKeyPrefix: string;
   jwt: { secret: string; expiresIn: string; expiresInMs: number; insecureDevSecret: boolean };
-  smtp: { host: string; port: number; secure: boolean; user: string; pass: string };
+  smtp: { host: string; port: number; secure: boolean; user: string; pass: string; connectionTimeoutMs: number; socketTimeoutMs: number };
   mail: { fromEmail: string; fromName: string };
   pdf: { outputDir: string; cleanupAfterSend: boolean };
   company: { name: string; address: string };
@@ -103,7 +112,16 @@ export interface Config {
     retryBaseMs: number;
     recordTtlSeconds: number;
   };
-  report: { cron: string; maxAttempts: number; retryBaseMs: number; timeZone: string; concurrency: number; renderThreads: number };
+  report: {
+    cron: string;
+    maxAttempts: number;
+    retryBaseMs: number;
+    timeZone: string;
+    concurrency: number;
+    renderThreads: number;
+    leaseMs: number;
+    renderTimeoutMs: number;
+  };
   adminEmails: string[];
   cacheTtlSeconds: number;
   rateLimit: { max: number; windowMs: number; authMax: number };
@@ -173,7 +191,15 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       expiresInMs: parseDuration(e.JWT_EXPIRES_IN),
       insecureDevSecret: e.JWT_SECRET === '',
     },
-    smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, pass: e.SMTP_PASS },
+    smtp: {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      user: e.SMTP_USER,
+      pass: e.SMTP_PASS,
+      connectionTimeoutMs: e.SMTP_CONNECTION_TIMEOUT_SECONDS * 1000,
+      socketTimeoutMs: e.SMTP_SOCKET_TIMEOUT_SECONDS * 1000,
+    },
     mail: { fromEmail: e.FROM_EMAIL, fromName: e.FROM_NAME },
     pdf: { outputDir: e.PDF_OUTPUT_DIR, cleanupAfterSend: e.PDF_CLEANUP_AFTER_SEND },
     company: { name: e.COMPANY_NAME, address: e.COMPANY_ADDRESS },
@@ -195,6 +221,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       timeZone: e.REPORT_TIMEZONE,
       concurrency: e.REPORT_CONCURRENCY,
       renderThreads: e.REPORT_RENDER_THREADS,
+      leaseMs: e.REPORT_LEASE_SECONDS * 1000,
+      renderTimeoutMs: e.REPORT_RENDER_TIMEOUT_SECONDS * 1000,
     },
     adminEmails: splitList(e.ADMIN_EMAILS).map((email) => email.toLowerCase()),
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
