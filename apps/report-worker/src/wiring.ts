@@ -13,7 +13,7 @@ export function createReportDeps(config: Config, log: Logger): ReportDeps & { cl
   const keys = createRedisKeys(config.redisKeyPrefix);
   const mailer = createMailTransport(config.smtp);
   // One thread by default keeps the worker under 300 MB; more threads (or more replicas) for throughput.
-  const renderer = createPdfRenderer({ concurrency: config.report.renderThreads });
+  const renderer = createPdfRenderer({ concurrency: config.report.renderThreads, timeoutMs: config.report.renderTimeoutMs });
   return {
     db: db.db,
     redis,
@@ -26,8 +26,9 @@ export function createReportDeps(config: Config, log: Logger): ReportDeps & { cl
     settings: {
       maxAttempts: config.report.maxAttempts,
       retryBaseMs: config.report.retryBaseMs,
-      // Rendering and sending take seconds; a minute leaves room without stalling a crashed worker's users long.
-      leaseMs: 60_000,
+      // Renewed while a report is rendered and sent, so it need not outlast either: only how long a
+      // crashed worker's users wait.
+      leaseMs: config.report.leaseMs,
       concurrency: config.report.concurrency,
       timeZone: config.report.timeZone,
       systemName: SYSTEM_NAME,

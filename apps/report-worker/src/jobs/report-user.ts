@@ -1,24 +1,19 @@
-// One user's report: under a lease, build the PDF, send one email, record that it was sent, and
-// only then mark the requests completed and drop the status. A crash after sending finds the
-// "sent" record on the next pass and only cleans up, so the user is not emailed twice.
-import { randomUUID } from 'node:crypto';
+// One user's report: under a lease (renewed while it works), build the PDF, send one email, record
+// that it was sent, and only then mark the requests completed and drop the status. A crash after
+// sending finds the "sent" record on the next pass and only cleans up, so the user is not emailed
+// twice; the record is written even if the lease was lost meanwhile, for the same reason.
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  acquireLease,
-  type Database,
-  ensureReportId,
-  type RedisKeys,
-  ReportLeaseLostError,
-  type ReportScripts,
-  readReportStatus,
-} from '@books/core';
+import { acquireLease, type Database, type RedisKeys, ReportLeaseLostError, type ReportScripts, readReportStatus } from '@books/core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { describeDeliveryError } from '../mail/delivery-error.js';
 import { failuresFileName, reportFileName, reportHtml, reportSubject, reportText } from '../mail/report-email.js';
 import { isPermanentSmtpFailure } from '../mail/transport.js';
 import type { ReportData } from '../report-data.js';
 import { gatherReport } from './gather-report.js';
+import { keepLease } from './lease-keeper.js';
+import { reportIdFor, reportMessageId } from './report-id.js';
 
 export interface ReportSettings {
   maxAttempts: number;
@@ -70,6 +65,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
   const { redis, keys, scripts, log, settings } = deps;
   const lease = await acquireLease(redis, keys.reportLease(userId), settings.leaseMs);
   if (!lease) return 'skipped';
+  const keeper = keepLease(lease, settings.leaseMs, log);
   try {
     const status = await readReportStatus(redis, keys, userId);
     if (!status) {
@@ -88,10 +84,11 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
     }
     if (status.nextAttemptAt && Date.parse(status.nextAttemptAt) > deps.now().getTime()) return 'waiting';
 
-    const reportId = await ensureReportId(redis, keys, userId, randomUUID());
     const requestIds = status.requestIds;
-    let messageId = '';
+    const reportId = reportIdFor(userId, requestIds);
+    let messageId = reportMessageId(reportId, settings.from.address);
     let pdfPath: string | null = null;
+    let delivered: { to: string; bytes: number };
     try {
       const gathered = await gatherReport(deps.db, redis, keys, userId, requestIds, {
         reportId,
@@ -113,8 +110,8 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
         pdfPath = join(settings.pdfOutputDir, filename);
         await writeFile(pdfPath, pdf);
       }
-      // Stable across attempts: a resend after a crash carries the same Message-ID.
-      messageId = `<report-${reportId}@${settings.from.address.split('@')[1] ?? 'books.local'}>`;
+      // Past this point the email may go out: not once another worker may be sending it too.
+      if (!keeper.held()) throw new ReportLeaseLostError(userId);
       const info = await deps.mailer.sendMail({
         from: settings.from,
         to: data.user.email,
@@ -128,22 +125,24 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
         ],
       });
       messageId = info.messageId || messageId;
-      await scripts.markSent(userId, lease.token, { reportId, messageId, requestIds, sentAt: deps.now() });
-      log.info({ userId, reportId, messageId, requests: requestIds.length, to: data.user.email, bytes: pdf.length }, 'report sent');
+      delivered = { to: data.user.email, bytes: pdf.length };
     } catch (err) {
       if (err instanceof ReportLeaseLostError) throw err;
       const permanent = isPermanentSmtpFailure(err);
-      const message = err instanceof Error ? err.message : String(err);
+      const { code, reason } = describeDeliveryError(err);
       const result = await scripts.recordFailure(
         userId,
         lease.token,
-        failureOf(deps, requestIds, message, permanent, status.reportAttempts),
+        failureOf(deps, requestIds, reason, permanent, status.reportAttempts),
       );
-      const context = { err, userId, reportId, attempts: result.attempts, permanent };
+      const context = { err, code, userId, reportId, attempts: result.attempts, permanent };
       if (result.failed) log.error(context, 'report could not be delivered; requests marked failed');
       else log.warn(context, 'report attempt failed; it stays pending and is retried with backoff');
       return result.failed ? 'failed' : 'retry_later';
     }
+    // The server has the message: record it whoever holds the lease now (markSent needs none).
+    await scripts.markSent(userId, lease.token, { reportId, messageId, requestIds, sentAt: deps.now() });
+    log.info({ userId, reportId, messageId, requests: requestIds.length, ...delivered }, 'report sent');
     await scripts.complete(userId, lease.token, { requestIds, completedAt: deps.now(), messageId });
     if (pdfPath && settings.cleanupAfterSend)
       await unlink(pdfPath).catch((err) => log.warn({ err, pdfPath }, 'could not remove the sent PDF'));
@@ -153,6 +152,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
     log.warn({ userId }, err.message);
     return 'skipped';
   } finally {
+    keeper.stop();
     await lease.release().catch((err) => log.warn({ err, userId }, 'could not release the report lease; it expires by itself'));
   }
 }
@@ -166,5 +166,7 @@ function failureOf(deps: ReportDeps, requestIds: string[], error: string, perman
     now,
     nextAttemptAt: new Date(now.getTime() + reportRetryDelayMs(attemptsSoFar + 1, deps.settings.retryBaseMs)),
     maxAttempts: deps.settings.maxAttempts,
+    // Numbered, so that a replayed script counts this attempt once.
+    attempt: attemptsSoFar + 1,
   };
 }

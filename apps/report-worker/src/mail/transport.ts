@@ -16,9 +16,12 @@ export function createMailTransport(smtp: Config['smtp']) {
     maxMessages: 100,
     // A dropped pooled connection would otherwise re-queue the same message for ever (nodemailer#1105).
     maxRequeues: 1,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 30_000,
+    // An unreachable server is known quickly and retried later...
+    connectionTimeout: smtp.connectionTimeoutMs,
+    greetingTimeout: smtp.connectionTimeoutMs,
+    // ...but the answer to the end of DATA is awaited as RFC 5321 §4.5.3.2 says (10 minutes): a
+    // server that answers late has usually accepted the message, and giving up would send it twice.
+    socketTimeout: smtp.socketTimeoutMs,
   });
 }
 

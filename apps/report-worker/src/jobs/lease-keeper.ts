@@ -1,0 +1,40 @@
+// Renews a report lease while its holder works. A report has no natural steps to renew at: one
+// render may take REPORT_RENDER_TIMEOUT_SECONDS and one send waits up to SMTP_SOCKET_TIMEOUT_SECONDS
+// for the server's answer, both far longer than a lease that should free a crashed worker's users soon.
+import type { Lease } from '@books/core';
+import type { Logger } from 'pino';
+
+export interface LeaseKeeper {
+  /** False once a renewal found the lease taken or expired: another worker may have the report. */
+  held(): boolean;
+  stop(): void;
+}
+
+export function keepLease(lease: Lease, leaseMs: number, log: Logger): LeaseKeeper {
+  let held = true;
+  let renewing = false;
+  // Every third of its length: two renewals may fail (Redis slow or restarting) before it expires.
+  const timer = setInterval(
+    () => {
+      if (!held || renewing) return;
+      renewing = true;
+      lease
+        .extend()
+        .then((ok) => {
+          if (!ok) {
+            held = false;
+            log.warn({ lease: lease.key }, 'the report lease expired before it could be renewed');
+          }
+        })
+        .catch((err) => log.warn({ err, lease: lease.key }, 'could not renew the report lease; trying again'))
+        .finally(() => {
+          renewing = false;
+        });
+    },
+    Math.max(1, Math.floor(leaseMs / 3)),
+  );
+  return {
+    held: () => held,
+    stop: () => clearInterval(timer),
+  };
+}
