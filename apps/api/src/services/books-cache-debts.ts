@@ -21,7 +21,11 @@ export async function recordBooksCacheDebts(db: Database, userIds: string[]): Pr
   if (userIds.length === 0) return [];
   // Drizzle's INSERT … SELECT names every column: seq and owed_at spell out their defaults.
   const owing = db
-    .select({ userId: users.id, seq: sql<number>`nextval(pg_get_serial_sequence('books_cache_debts', 'seq'))`, owedAt: sql<Date>`now()` })
+    .select({
+      userId: users.id,
+      seq: sql<number>`nextval(pg_get_serial_sequence('books_cache_debts', 'seq'))`.as('seq'),
+      owedAt: sql<Date>`now()`.as('owed_at'),
+    })
     .from(users)
     .where(inArray(users.id, userIds));
   return db
