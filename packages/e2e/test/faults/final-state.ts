@@ -30,10 +30,25 @@ export async function expectFinalState(rig: Rig, label: string, plans: PlannedIm
       plan.status,
     );
   }
-  // A 202, and an "outcome unknown" answer given while the script was on its way to Redis, must
-  // both end up processed exactly once; a plain 503 must mean nothing of it is ever stored.
-  const tracked = plans.filter((p) => outcomeOf(p) !== 'refused');
-  const refused = plans.filter((p) => outcomeOf(p) === 'refused');
+  // "Outcome unknown" sends the client to GET /books/bulk/:requestId, whose answer is final: found,
+  // it must be processed exactly once like a 202; not found (404), nothing of it may ever be stored,
+  // like a plain 503.
+  const found = new Set<PlannedImport>();
+  for (const plan of plans.filter((p) => outcomeOf(p) === 'unknown')) {
+    let status = 0;
+    await waitFor(
+      async () => {
+        status = (await system.api('GET', `/books/bulk/${plan.requestId}`, { token: plan.user.token }).catch(() => ({ status: 0 }))).status;
+        return status === 200 || status === 404;
+      },
+      60_000,
+      () => `${label}: lookup of unknown import ${plan.no} answered ${status}`,
+    );
+    if (status === 200) found.add(plan);
+    console.log(`[${label}] import ${plan.no} of ${plan.user.username}: outcome unknown, lookup says ${status}`);
+  }
+  const tracked = plans.filter((p) => outcomeOf(p) === 'accepted' || found.has(p));
+  const refused = plans.filter((p) => !tracked.includes(p));
   const users = [...new Map(plans.map((p) => [p.user.id, p.user])).values()];
   const inbox = (user: SignedUp) => system.smtp.messages.filter((m) => m.envelope.to.includes(user.email));
   const startedWaiting = Date.now();
@@ -78,8 +93,12 @@ export async function expectFinalState(rig: Rig, label: string, plans: PlannedIm
     const [row] = await sql<{ n: number }[]>`
       select count(*)::int as n from books where user_id = ${plan.user.id} and starts_with(title, ${prefix})`;
     expect(row!.n, `${label}: books of import ${plan.no} of ${plan.user.username} (${outcomeOf(plan)})`).toBe(
-      outcomeOf(plan) === 'refused' ? 0 : plan.expectedInserted,
+      refused.includes(plan) ? 0 : plan.expectedInserted,
     );
+    if (outcomeOf(plan) === 'unknown' && refused.includes(plan)) {
+      const lookup = await system.api('GET', `/books/bulk/${plan.requestId}`, { token: plan.user.token });
+      expect(lookup.status, `${label}: unknown import ${plan.no} once looked up as absent`).toBe(404);
+    }
   }
 
   // The queue view holds exactly the requests the user was told about: no phantom from a "nothing queued".
@@ -101,6 +120,15 @@ export async function expectFinalState(rig: Rig, label: string, plans: PlannedIm
     const records = await Promise.all(tracked.filter((p) => p.user.id === user.id).map((p) => requestOf(rig, p)));
     const recorded = [...new Set(records.map((r) => r.reportMessageId as string))].sort();
     expect(sent, `${label}: emails to ${user.email} (one per recorded report)`).toEqual(recorded);
+    // And each says what it covers, counted once: a replayed transition would count a request twice.
+    for (const mail of mine) {
+      const covered = records.filter((r) => r.reportMessageId === mail.parsed.messageId);
+      const sum = (field: 'submitted' | 'inserted') => covered.reduce((total, r) => total + r[field], 0);
+      const imports = covered.length === 1 ? 'Your book import' : `Your ${covered.length} book imports`;
+      expect(mail.parsed.subject, `${label}: subject of ${mail.parsed.messageId}`).toMatch(
+        new RegExp(`^${imports}: ${sum('inserted')} of ${sum('submitted')} added`),
+      );
+    }
     emails += mine.length;
   }
 
@@ -113,6 +141,6 @@ export async function expectFinalState(rig: Rig, label: string, plans: PlannedIm
     `[${label}] checked: ${plans.length} imports of ${users.length} users answered ${JSON.stringify(answers)}; ` +
       `${tracked.length} completed with the right counts (after ${Math.round(waitedMs / 1000)} s); ` +
       `${expectedTotal} books, each exactly once (count = distinct (request, item)), per user and per import; ` +
-      `${refused.length} refused imports stored nothing; ${emails} emails, one per recorded report; no unexpected exit`,
+      `${found.size} unknown ones found and processed once; ${refused.length} refused or absent ones stored nothing; ${emails} emails, one per recorded report; no unexpected exit`,
   );
 }

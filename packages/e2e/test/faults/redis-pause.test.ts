@@ -25,11 +25,13 @@ it('Redis frozen during submits: every answer is true (202 or unknown: imported 
   await Promise.all([system.start('bulk-worker'), system.start('report-worker')]);
 
   const plans = users.flatMap((user) => [1, 2, 3, 4].map((no) => planImport(user, no, 60, random)));
-  // The pause lasts longer than the API's command timeout (2 s) and its retry, so submits caught in
-  // it time out inside the API while their script waits in Redis' socket buffer.
+  // Before its submit script, a request waits out the rate-limit count and the identity lookup,
+  // each with the API's 2 s command timeout; the pause (7-9 s) outlasts both and then the submit's
+  // own timeout, so submits caught early in it time out inside the API while their script waits in
+  // Redis' socket buffer, and run when Redis wakes.
   const pauseAt = between(random, 200, 500);
-  const pauseMs = between(random, 4500, 6000);
-  const sendAt = plans.map(() => between(random, 0, pauseAt + 1500));
+  const pauseMs = between(random, 7000, 9000);
+  const sendAt = plans.map(() => between(random, 0, pauseAt + 2000));
   const started = Date.now();
   const timings: { plan: PlannedImport; sentAt: number; answeredAt: number }[] = [];
   const freeze = (async () => {
