@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDb, type DbHandle, loadConfig } from '@books/core';
 import { createPrivateRedis, createTestContext, freePort, type PrivateRedis, type TestContext } from '@books/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listBooksCacheDebts } from '../src/services/books-cache-debts.js';
 import { DEBT_POLL_INTERVAL_MS } from '../src/services/guarded-books-cache.js';
 import { createRedisProxy, type TcpProxy } from './cache-tcp-proxy.js';
@@ -114,8 +114,13 @@ beforeAll(async () => {
   pg = createDb(loadConfig(ctx.env).databaseUrl, { max: 1 });
 }, 60_000);
 
-afterAll(async () => {
+// Each test starts its own replicas and finds Redis reachable, whatever the previous one left.
+afterEach(async () => {
   await Promise.all([...running].map(killReplica));
+  await proxy.restore();
+});
+
+afterAll(async () => {
   await pg?.close();
   await proxy?.close();
   await redis?.destroy();
@@ -154,7 +159,6 @@ describe('a write made while its replica cannot reach Redis', () => {
 
     await proxy.restore();
     expect((await cached(a, user.token)).titles).toEqual(['New', 'Old']);
-    await Promise.all([killReplica(a), killReplica(b)]);
   }, 90_000);
 
   it('is still owed after that replica is killed and started again, with no other replica to pay it', async () => {
