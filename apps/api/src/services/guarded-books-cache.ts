@@ -65,6 +65,7 @@ export function createGuardedBooksCache(deps: GuardedBooksCacheDeps, pollInterva
   const usable = (userId: string) => trustedConnection === connection && !owed.has(userId);
 
   redis.on('ready', () => {
+    if (stopped) return;
     connection++;
     void sync();
   });
