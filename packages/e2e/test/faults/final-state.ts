@@ -1,7 +1,7 @@
 // What every fault scenario ends with: the promises of the README's Guarantees table, checked on the
 // final state through the user's view (HTTP), the system of record (Postgres) and the inbox (SMTP).
 import { expect } from 'vitest';
-import { type SignedUp, waitFor } from '../system.js';
+import { type SignedUp, type System, waitFor } from '../system.js';
 import type { Rig } from './rig.js';
 import { type PlannedImport, titlePrefix } from './workload.js';
 
@@ -15,6 +15,15 @@ export function outcomeOf(plan: PlannedImport): Outcome {
   if (plan.status === 202) return 'accepted';
   if (plan.status === 503 && plan.body?.code === 'QUEUE_OUTCOME_UNKNOWN' && plan.requestId) return 'unknown';
   return 'refused';
+}
+
+/** A process that died on its own fails the scenario at once, with its last words, instead of at a timeout. */
+export function failOnUnexpectedExit(system: System, label: string): void {
+  const [exit] = system.unexpectedExits();
+  if (exit)
+    throw new Error(
+      `${label}: ${exit.name} (pid ${exit.pid}) exited on its own (code ${exit.code}, signal ${exit.signal}):\n${exit.lastOutput}`,
+    );
 }
 
 async function requestOf(rig: Rig, plan: PlannedImport) {
@@ -54,6 +63,7 @@ export async function expectFinalState(rig: Rig, label: string, plans: PlannedIm
   const startedWaiting = Date.now();
   await waitFor(
     async () => {
+      failOnUnexpectedExit(system, label);
       // Each email covers at least one request: more emails than requests is a duplicate already.
       for (const user of users) {
         const requests = tracked.filter((p) => p.user.id === user.id).length;

@@ -2,7 +2,7 @@
 // it (early, middle, late) and started again after a seeded while, then the final-state checks.
 import { expect } from 'vitest';
 import { signUp, tag, waitFor } from '../system.js';
-import { expectFinalState } from './final-state.js';
+import { expectFinalState, failOnUnexpectedExit } from './final-state.js';
 import { bookCount, type Rig } from './rig.js';
 import { between, planImport, seededRandom, submit, suiteSeed } from './workload.js';
 
@@ -33,7 +33,10 @@ export async function drainThroughOutages(rig: Rig, label: string, outages: [Out
     const [low, high] = windows[round]!;
     const threshold = Math.floor((expectedTotal * between(random, low, high)) / 100);
     await waitFor(
-      async () => ((await bookCount(rig)) ?? 0) >= threshold,
+      async () => {
+        failOnUnexpectedExit(system, label);
+        return ((await bookCount(rig)) ?? 0) >= threshold;
+      },
       120_000,
       () => `${label}: drain stalled below ${threshold}`,
     );
