@@ -60,7 +60,7 @@ const hostileString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.array(fc.oneof(fc.string({ maxLength: 5 }), forbiddenChar), { maxLength: 8 }).map((parts) => parts.join('')),
   fc.constantFrom(201, 501, 5_000, 300_000).map((n) => 'x'.repeat(n)),
-  fc.constantFrom("'; drop table books; --", "' OR '1'='1", '%', '_', '\\', '${jndi:x}', '<script>', '   ', ''),
+  fc.constantFrom("'; drop table books; --", "' OR '1'='1", '%', '_', '\\', '<script>', '   ', ''),
   fc.uuid().map((id) => `urn:uuid:${id}`),
 );
 const hostileNumber = fc.oneof(
