@@ -1,5 +1,6 @@
 // Faults through the real processes: a bulk worker killed with SIGKILL in the middle of a request
-// while another runs, and an SMTP outage during a report pass.
+// while another runs, and an SMTP outage during a report pass. The heavier fault scenarios (private
+// Postgres and Redis killed, Redis frozen, a slow SMTP server) are in faults/.
 import { createRedisKeys } from '@books/core';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
@@ -93,7 +94,8 @@ describe('SMTP down during a report pass', () => {
       expect((await system.api('GET', `/books/bulk/${requestId}`, { token: user.token })).body.data.stage).toBe(
         'processed_awaiting_report',
       );
-      expect(await redis.hget(keys.bulkStatus(user.id), 'lastError')).toMatch(/ECONNREFUSED|connect|Connection/i);
+      // A readable reason, not the socket error (that goes to the logs).
+      expect(await redis.hget(keys.bulkStatus(user.id), 'lastError')).toMatch(/mail server/i);
     } finally {
       redis.disconnect();
       await system.smtp.start();
