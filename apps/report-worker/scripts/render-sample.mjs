@@ -76,10 +76,14 @@ const requests = [
   const processingStartedAt = at(r.queuedAt, startedAfter);
   return {
     ...r,
+    outcome: 'processed',
     failed: r.failedItems.length,
     inserted: r.submitted - r.failedItems.length,
+    notProcessed: 0,
+    failureReason: null,
     processingStartedAt,
     processedAt: new Date(Date.parse(processingStartedAt) + durationMs).toISOString(),
+    failedAt: null,
     durationMs,
   };
 });
@@ -102,7 +106,7 @@ const data = {
   company: { name: 'Books Management Inc.', address: '123 Library Street, Book City, BC 12345' },
   user: { id: '0d6f3b8e-2c1a-4f57-8e9d-6a4b2c1e7f30', username: 'alice_reader', email: 'alice@example.com' },
   requests,
-  totals: { ...totals, successRate: Math.round((totals.inserted / totals.submitted) * 1000) / 10 },
+  totals: { ...totals, notProcessed: 0, failedRequests: 0, successRate: Math.round((totals.inserted / totals.submitted) * 1000) / 10 },
 };
 
 mkdirSync(docs, { recursive: true });

@@ -9,12 +9,21 @@ const Timestamp = Type.String({ format: 'date-time' });
 
 export const ReportRequestSchema = Type.Object({
   requestId: Type.String(),
+  /** 'failed': the import was given up (BULK_MAX_ATTEMPTS) before every book was tried. */
+  outcome: Type.Union([Type.Literal('processed'), Type.Literal('failed')]),
   submitted: Count,
+  /** For a failed import: what went in before it stopped. */
   inserted: Count,
+  /** Books refused, each with its reason (failedItems). */
   failed: Count,
+  /** Books never tried because the import stopped: submitted - inserted - failed. */
+  notProcessed: Count,
+  /** Why a failed import stopped, as the user may read it; null for a processed one. */
+  failureReason: Nullable(Type.String()),
   queuedAt: Timestamp,
   processingStartedAt: Nullable(Timestamp),
   processedAt: Nullable(Timestamp),
+  failedAt: Nullable(Timestamp),
   /** Time spent inserting (processing start to processed). */
   durationMs: Nullable(Type.Number({ minimum: 0 })),
   /** The failed items listed in the PDF, ordered by index (all of them, up to a cap per report). */
@@ -34,6 +43,14 @@ export const ReportDataSchema = Type.Object({
   user: Type.Object({ id: Type.String(), username: Type.String(), email: Type.String() }),
   /** One section each, oldest first. */
   requests: Type.Array(ReportRequestSchema),
-  totals: Type.Object({ submitted: Count, inserted: Count, failed: Count, successRate: Type.Number({ minimum: 0, maximum: 100 }) }),
+  totals: Type.Object({
+    submitted: Count,
+    inserted: Count,
+    failed: Count,
+    notProcessed: Count,
+    /** Requests that ended failed. */
+    failedRequests: Count,
+    successRate: Type.Number({ minimum: 0, maximum: 100 }),
+  }),
 });
 export type ReportData = Static<typeof ReportDataSchema>;

@@ -24,12 +24,16 @@ function request(failedItems: FailedItem[], overrides: Partial<ReportRequest> = 
   nextRequest += 1;
   return {
     requestId: `5b0c7d1e-9a4f-4c2e-8b13-${String(nextRequest).padStart(12, '0')}`,
+    outcome: 'processed',
     submitted: inserted + failedItems.length,
     inserted,
     failed: failedItems.length,
+    notProcessed: 0,
+    failureReason: null,
     queuedAt: '2025-10-13T15:40:15.000Z',
     processingStartedAt: '2025-10-13T15:40:15.000Z',
     processedAt: '2025-10-13T15:42:30.000Z',
+    failedAt: null,
     durationMs: 135_000,
     failedItems,
     failedItemsOmitted: 0,
@@ -40,6 +44,7 @@ function request(failedItems: FailedItem[], overrides: Partial<ReportRequest> = 
 function report(requests: ReportRequest[], overrides: Partial<ReportData> = {}): ReportData {
   const submitted = requests.reduce((sum, r) => sum + r.submitted, 0);
   const inserted = requests.reduce((sum, r) => sum + r.inserted, 0);
+  const notProcessed = requests.reduce((sum, r) => sum + r.notProcessed, 0);
   return {
     reportId: 'abc-123-def',
     generatedAt: '2025-10-13T15:45:23.000Z',
@@ -51,7 +56,9 @@ function report(requests: ReportRequest[], overrides: Partial<ReportData> = {}):
     totals: {
       submitted,
       inserted,
-      failed: submitted - inserted,
+      failed: submitted - inserted - notProcessed,
+      notProcessed,
+      failedRequests: requests.filter((r) => r.outcome === 'failed').length,
       successRate: submitted === 0 ? 0 : Math.round((inserted / submitted) * 1000) / 10,
     },
     ...overrides,

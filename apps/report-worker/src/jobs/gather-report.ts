@@ -1,4 +1,5 @@
-// Collects what one report shows: the user (Postgres) and each listed request with its failures (Redis).
+// Collects what one report shows: the user (Postgres) and each listed request with its failures
+// (Redis). A request that ended failed is reported too: what went in, what was never tried, and why.
 import { type Database, findUserById, type RedisKeys, readBulkRequest, readFailedItems } from '@books/core';
 import type { Redis } from 'ioredis';
 import { successRate } from '../pdf/format.js';
@@ -43,14 +44,19 @@ export async function gatherReport(
   for (const requestId of requestIds) {
     const record = await readBulkRequest(redis, keys, userId, requestId);
     if (!record) continue;
+    const stopped = record.stage === 'failed';
     requests.push({
       requestId,
+      outcome: stopped ? 'failed' : 'processed',
       submitted: record.submitted,
       inserted: record.inserted,
       failed: record.failed,
+      notProcessed: Math.max(0, record.submitted - record.inserted - record.failed),
+      failureReason: stopped ? (record.lastError ?? 'the import could not be finished') : null,
       queuedAt: record.queuedAt,
       processingStartedAt: record.processingStartedAt,
       processedAt: record.processedAt,
+      failedAt: stopped ? record.failedAt : null,
       durationMs: record.durationMs,
       failedItems: [],
       failedItemsOmitted: 0,
@@ -68,6 +74,8 @@ export async function gatherReport(
   const submitted = requests.reduce((n, r) => n + r.submitted, 0);
   const inserted = requests.reduce((n, r) => n + r.inserted, 0);
   const failed = requests.reduce((n, r) => n + r.failed, 0);
+  const notProcessed = requests.reduce((n, r) => n + r.notProcessed, 0);
+  const failedRequests = requests.filter((r) => r.outcome === 'failed').length;
   return {
     ok: true,
     failuresCsv: csvRows.length ? `request_id,index,title,author,reason\r\n${csvRows.join('\r\n')}\r\n` : null,
@@ -79,7 +87,7 @@ export async function gatherReport(
       company: context.company,
       user,
       requests,
-      totals: { submitted, inserted, failed, successRate: successRate(inserted, submitted) ?? 0 },
+      totals: { submitted, inserted, failed, notProcessed, failedRequests, successRate: successRate(inserted, submitted) ?? 0 },
     },
   };
 }

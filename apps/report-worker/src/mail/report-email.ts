@@ -15,9 +15,34 @@ export function failuresFileName(data: ReportData): string {
 }
 
 export function reportSubject(data: ReportData): string {
-  const { submitted, inserted, failed } = data.totals;
-  const imports = data.requests.length === 1 ? 'Your book import' : `Your ${data.requests.length} book imports`;
-  return `${imports}: ${inserted} of ${submitted} added${failed ? `, ${failed} failed` : ''}`;
+  const { submitted, inserted, failed, notProcessed, failedRequests } = data.totals;
+  const count = data.requests.length;
+  const imports =
+    count === 1
+      ? `Your book import${failedRequests ? ' failed' : ''}`
+      : `Your ${count} book imports${failedRequests ? ` (${failedRequests} failed)` : ''}`;
+  return `${imports}: ${inserted} of ${submitted} added${failed ? `, ${failed} failed` : ''}${notProcessed ? `, ${notProcessed} not processed` : ''}`;
+}
+
+function intro(data: ReportData, stopped: number): string {
+  const count = data.requests.length;
+  if (stopped === 0) return `Your ${count === 1 ? 'import has' : `${count} imports have`} been processed.`;
+  if (count === 1) return 'Your import stopped before every book was tried.';
+  return `${stopped} of your ${count} imports stopped before every book was tried.`;
+}
+
+/** One sentence per import that stopped before the end: what went in, what did not, and why. */
+function stoppedImports(data: ReportData): string[] {
+  const several = data.requests.length > 1;
+  return data.requests
+    .filter((r) => r.outcome === 'failed')
+    .map(
+      (r) =>
+        `${several ? `Import ${r.requestId}` : 'Your import'} could not be finished: ${r.failureReason ?? 'the import could not be finished'}. ` +
+        `${r.inserted} of its ${r.submitted} books were added before it stopped` +
+        `${r.failed ? `, ${r.failed} were refused (listed below)` : ''}` +
+        `${r.notProcessed ? `, and ${r.notProcessed} were not processed: submit those again` : ''}.`,
+    );
 }
 
 function rateColour(rate: number): string {
@@ -31,6 +56,7 @@ export function reportHtml(data: ReportData): string {
   const colour = rateColour(successRate);
   const failures = data.requests.flatMap((r) => r.failedItems).slice(0, 10);
   const more = data.totals.failed - failures.length;
+  const stopped = stoppedImports(data);
   const failureRows = failures
     .map(
       (f) =>
@@ -47,7 +73,8 @@ export function reportHtml(data: ReportData): string {
 <div style="font-size:13px;opacity:.85;">Bulk book processing report</div></td></tr>
 <tr><td style="padding:24px;">
 <p style="margin:0 0 16px;">Hello ${escapeHtml(data.user.username)},</p>
-<p style="margin:0 0 16px;">Your ${data.requests.length === 1 ? 'import has' : `${data.requests.length} imports have`} been processed. The full report is attached as a PDF${failed ? ', and every book that was not added is listed in the attached CSV file' : ''}.</p>
+<p style="margin:0 0 16px;">${intro(data, stopped.length)} The full report is attached as a PDF${failed ? ', and every book that was refused is listed in the attached CSV file' : ''}.</p>
+${stopped.map((line) => `<p style="margin:0 0 16px;padding:12px;background:#fdecea;border-left:4px solid #c62828;border-radius:4px;">${escapeHtml(line)}</p>`).join('\n')}
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="margin:0 0 16px;text-align:center;">
 <tr>
 <td style="padding:12px;background:#f6f8fa;border-radius:6px;"><div style="font-size:22px;font-weight:bold;">${submitted}</div><div style="font-size:12px;color:#666;">submitted</div></td>
@@ -55,13 +82,21 @@ export function reportHtml(data: ReportData): string {
 <td style="padding:12px;background:#eaf6ec;border-radius:6px;"><div style="font-size:22px;font-weight:bold;color:#1a7f37;">${inserted}</div><div style="font-size:12px;color:#666;">added</div></td>
 <td style="width:8px;"></td>
 <td style="padding:12px;background:#fdecea;border-radius:6px;"><div style="font-size:22px;font-weight:bold;color:#c62828;">${failed}</div><div style="font-size:12px;color:#666;">failed</div></td>
+${
+  data.totals.notProcessed
+    ? `<td style="width:8px;"></td>
+<td style="padding:12px;background:#f0f1f3;border-radius:6px;"><div style="font-size:22px;font-weight:bold;color:#555;">${data.totals.notProcessed}</div><div style="font-size:12px;color:#666;">not processed</div></td>`
+    : ''
+}
 </tr></table>
 <p style="margin:0 0 16px;font-size:15px;">Success rate: <strong style="color:${colour};">${successRate.toFixed(1)}%</strong></p>
 ${
   failures.length
     ? `<p style="margin:16px 0 8px;font-weight:bold;">Books that were not added${more > 0 ? ` (first ${failures.length} of ${data.totals.failed})` : ''}</p>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="font-size:13px;border-collapse:collapse;">${failureRows}</table>`
-    : '<p style="margin:0;">Every book was added.</p>'
+    : stopped.length
+      ? ''
+      : '<p style="margin:0;">Every book was added.</p>'
 }
 </td></tr>
 <tr><td style="padding:16px 24px;background:#f6f8fa;font-size:12px;color:#666;">${escapeHtml(data.company.name)} · ${escapeHtml(data.company.address)}<br>Report ${escapeHtml(data.reportId)}</td></tr>
@@ -69,15 +104,18 @@ ${
 }
 
 export function reportText(data: ReportData): string {
-  const { submitted, inserted, failed, successRate } = data.totals;
+  const { submitted, inserted, failed, notProcessed, successRate } = data.totals;
+  const stopped = stoppedImports(data);
   const lines = [
     `Hello ${data.user.username},`,
     '',
-    `Your book ${data.requests.length === 1 ? 'import has' : 'imports have'} been processed.`,
+    intro(data, stopped.length),
+    ...stopped.flatMap((line) => ['', line]),
     '',
     `Submitted: ${submitted}`,
     `Added:     ${inserted}`,
     `Failed:    ${failed}`,
+    ...(notProcessed ? [`Not processed: ${notProcessed}`] : []),
     `Success rate: ${successRate.toFixed(1)}%`,
   ];
   const failures = data.requests.flatMap((r) => r.failedItems);

@@ -92,7 +92,11 @@ export function FailedBooksSection({ data }: { data: ReportData }) {
       {total === 0 ? (
         <View style={local.none} wrap={false}>
           <CheckIcon size={12} color={colors.inserted} />
-          <Text style={local.noneText}>No books failed: every submitted book was inserted.</Text>
+          <Text style={local.noneText}>
+            {data.totals.notProcessed > 0
+              ? `No book was refused; ${formatCount(data.totals.notProcessed)} were not processed because an import stopped (see the timeline).`
+              : 'No books failed: every submitted book was inserted.'}
+          </Text>
         </View>
       ) : null}
       {withFailures.map(({ request, position }) => (

@@ -15,6 +15,7 @@ export const colors = {
   inserted: '#2F8A5F',
   insertedSoft: '#E6F3EC',
   failed: '#C0443C',
+  failedSoft: '#FBECEB',
   empty: '#C9D0DA',
 } as const;
 

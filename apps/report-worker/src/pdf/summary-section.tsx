@@ -134,7 +134,7 @@ export function SummarySection({ data }: { data: ReportData }) {
     {
       label: 'Books submitted',
       value: formatCount(submitted),
-      hint: `in ${requestCount} bulk ${requestCount === 1 ? 'request' : 'requests'}`,
+      hint: `in ${requestCount} bulk ${requestCount === 1 ? 'request' : 'requests'}${data.totals.failedRequests ? ` (${data.totals.failedRequests} stopped)` : ''}`,
       color: colors.accent,
     },
     {
@@ -157,9 +157,8 @@ export function SummarySection({ data }: { data: ReportData }) {
     { label: 'Inserted', value: inserted, color: colors.inserted },
     { label: 'Failed', value: failed, color: colors.failed },
   ];
-  // Books neither inserted nor failed should not happen once a request is processed; show them rather than hide them.
-  const unaccounted = submitted - inserted - failed;
-  if (unaccounted > 0) segments.push({ label: 'Not processed', value: unaccounted, color: colors.empty });
+  // Books an import that stopped never tried: neither inserted nor refused.
+  if (data.totals.notProcessed > 0) segments.push({ label: 'Not processed', value: data.totals.notProcessed, color: colors.empty });
 
   return (
     <View wrap={false}>

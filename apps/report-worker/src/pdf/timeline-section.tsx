@@ -1,6 +1,8 @@
-// Processing timeline: one card per bulk request with its counts and queued → started → processed.
+// Processing timeline: one card per bulk request with its counts and queued → started → processed
+// (or → failed, with why it stopped and what was not processed).
 import { StyleSheet, Text, View } from '@react-pdf/renderer';
 import type { ReportData, ReportRequest } from '../report-data.js';
+import { printable } from './fonts.js';
 import { formatCount, formatDateTime, formatDuration, formatPercent, successRate, zoneLabel } from './format.js';
 import { SectionTitle } from './section-title.js';
 import { colors, styles } from './styles.js';
@@ -35,6 +37,10 @@ const local = StyleSheet.create({
   durationRow: { flexDirection: 'row', marginTop: 8, paddingTop: 6, borderTopWidth: 1, borderTopColor: colors.rule },
   durationLabel: { fontSize: 8.5, color: colors.muted, marginRight: 6 },
   durationValue: { fontSize: 8.5, fontWeight: 700 },
+  failedBadge: { fontSize: 7.5, fontWeight: 700, color: colors.failed, marginTop: 1 },
+  stopped: { marginTop: 8, padding: 7, borderLeftWidth: 3, borderLeftColor: colors.failed, backgroundColor: colors.failedSoft },
+  stoppedTitle: { fontSize: 8.5, fontWeight: 700, color: colors.failed },
+  stoppedText: { fontSize: 8.5, marginTop: 2 },
 });
 
 function elapsed(from: string | null, to: string | null): number | null {
@@ -93,8 +99,10 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
     { label: 'Submitted', value: formatCount(request.submitted), color: colors.ink },
     { label: 'Inserted', value: formatCount(request.inserted), color: colors.inserted },
     { label: 'Failed', value: formatCount(request.failed), color: request.failed > 0 ? colors.failed : colors.ink },
+    ...(request.notProcessed > 0 ? [{ label: 'Not processed', value: formatCount(request.notProcessed), color: colors.muted }] : []),
     { label: 'Success', value: rate === null ? '—' : formatPercent(rate), color: colors.ink },
   ];
+  const stopped = request.outcome === 'failed';
   const waited = elapsed(request.queuedAt, request.processingStartedAt);
   const steps: Step[] = [
     { label: 'Queued at', at: request.queuedAt, color: colors.faint, gap: waited === null ? '' : `waited ${formatDuration(waited)}` },
@@ -104,7 +112,9 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
       color: colors.accent,
       gap: request.durationMs === null ? '' : `took ${formatDuration(request.durationMs)}`,
     },
-    { label: 'Processed at', at: request.processedAt, color: colors.inserted },
+    stopped
+      ? { label: 'Failed at', at: request.failedAt, color: colors.failed }
+      : { label: 'Processed at', at: request.processedAt, color: colors.inserted },
   ];
 
   return (
@@ -113,6 +123,7 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
         <View>
           <Text style={local.requestTitle}>{of === 1 ? 'Bulk request' : `Request ${position} of ${of}`}</Text>
           <Text style={local.requestId}>{request.requestId}</Text>
+          {stopped ? <Text style={local.failedBadge}>FAILED: stopped before every book was tried</Text> : null}
         </View>
         <View style={local.counts}>
           {counts.map((count) => (
@@ -126,9 +137,20 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
       <View style={local.cardBody}>
         <TimelineTrack steps={steps} timeZone={timeZone} zone={zone} />
         <View style={local.durationRow}>
-          <Text style={local.durationLabel}>Processing duration</Text>
-          <Text style={local.durationValue}>{formatDuration(request.durationMs)}</Text>
+          <Text style={local.durationLabel}>{stopped ? 'Ran for, until it stopped' : 'Processing duration'}</Text>
+          <Text style={local.durationValue}>
+            {formatDuration(stopped ? elapsed(request.processingStartedAt, request.failedAt) : request.durationMs)}
+          </Text>
         </View>
+        {stopped ? (
+          <View style={local.stopped}>
+            <Text style={local.stoppedTitle}>Why it stopped: {printable(request.failureReason ?? 'the import could not be finished')}</Text>
+            <Text style={local.stoppedText}>
+              {formatCount(request.inserted)} of {formatCount(request.submitted)} books were added before it stopped
+              {request.notProcessed > 0 ? `; ${formatCount(request.notProcessed)} were not processed: submit them again` : ''}.
+            </Text>
+          </View>
+        ) : null}
       </View>
     </View>
   );
