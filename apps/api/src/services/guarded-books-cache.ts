@@ -7,7 +7,10 @@
 //
 // The window that remains: a replica that reaches Redis while the writer could not may serve the
 // pre-write page until its next poll has read the debt, at most DEBT_POLL_INTERVAL_MS plus one
-// poll query after the write answered; and for as long as that replica cannot reach Postgres.
+// poll query after the write answered, and for as long as that replica cannot read Postgres
+// (cache hits never ask it). A debt Postgres refused too (lost just after the write committed)
+// is known only to the writer's memory until Postgres takes it; if the writer dies first, the
+// pages expire with the TTL.
 import { type BooksCache, type CacheRead, createBooksCache, type Database, type RedisKeys } from '@books/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
