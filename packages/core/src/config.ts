@@ -22,7 +22,7 @@ export const EnvSchema = Type.Object({
     { default: 'info', description: 'a pino level: fatal, error, warn, info, debug, trace or silent' },
   ),
   HOST: Str('0.0.0.0', 'the address the API listens on'),
-  PORT: Int(3002, 0, 65535, 'a TCP port number (0-65535)'),
+  PORT: Int(3002, 0, 65535, 'a TCP port number'),
   DATABASE_URL: Type.String({
     pattern: '^postgres(ql)?://',
     default: 'postgres://postgres@127.0.0.1:5432/books',
@@ -41,44 +41,39 @@ export const EnvSchema = Type.Object({
   JWT_SECRET: Type.String({ default: '', description: 'a secret of at least 32 characters' }),
   JWT_EXPIRES_IN: Duration('24h', 'a duration such as 15m, 24h or 7d'),
   SMTP_HOST: Str('localhost', 'the SMTP server host name'),
-  SMTP_PORT: Int(587, 1, 65535, 'a TCP port number (1-65535)'),
+  SMTP_PORT: Int(587, 1, 65535, 'a TCP port number'),
   SMTP_SECURE: Bool(false, 'true or false (true: implicit TLS, usually port 465; false: STARTTLS or plain)'),
   SMTP_USER: Str('', 'the SMTP user name (empty for no authentication)'),
   SMTP_PASS: Str('', 'the SMTP password'),
-  SMTP_CONNECTION_TIMEOUT_SECONDS: Int(10, 1, 300, 'seconds to wait for the mail server to accept a connection and greet (1-300)'),
-  SMTP_SOCKET_TIMEOUT_SECONDS: Int(600, 1, 3600, 'seconds to wait for any answer of the mail server, the end of DATA included (1-3600)'),
+  SMTP_CONNECTION_TIMEOUT_SECONDS: Int(10, 1, 300, 'seconds to wait for the mail server to accept a connection and greet'),
+  SMTP_SOCKET_TIMEOUT_SECONDS: Int(600, 1, 3600, 'seconds to wait for any answer of the mail server, the end of DATA included'),
   FROM_EMAIL: Type.String({ format: 'email', default: 'reports@books.local', description: 'an email address' }),
   FROM_NAME: Str('Books Management System', 'the sender name shown in emails'),
   PDF_OUTPUT_DIR: Str('', 'a directory to keep report PDFs in (empty: keep none on disk)'),
   PDF_CLEANUP_AFTER_SEND: Bool(true, 'true or false'),
   COMPANY_NAME: Str('Books Management Inc.', 'the company name printed on reports'),
   COMPANY_ADDRESS: Str('123 Library Street, Book City, BC 12345', 'the company address printed on reports'),
-  BULK_PROCESSING_INTERVAL: Int(2, 1, 59, 'whole minutes between bulk passes (1-59; use BULK_CRON for other schedules)'),
+  BULK_PROCESSING_INTERVAL: Int(2, 1, 59, 'whole minutes between bulk passes (use BULK_CRON for other schedules)'),
   BULK_CRON: Str('', 'a croner pattern (seconds allowed); wins over BULK_PROCESSING_INTERVAL'),
-  REPORT_GENERATION_INTERVAL: Int(5, 1, 59, 'whole minutes between report passes (1-59; use REPORT_CRON for other schedules)'),
+  REPORT_GENERATION_INTERVAL: Int(5, 1, 59, 'whole minutes between report passes (use REPORT_CRON for other schedules)'),
   REPORT_CRON: Str('', 'a croner pattern (seconds allowed); wins over REPORT_GENERATION_INTERVAL'),
-  BULK_MAX_BOOKS: Int(10_000, 1, 50_000, 'the most books one POST /books/bulk may carry (1-50000)'),
+  BULK_MAX_BOOKS: Int(10_000, 1, 50_000, 'the most books one POST /books/bulk may carry'),
   BULK_BODY_LIMIT: Int(16 * 1_048_576, 1024, 1_073_741_824, 'the largest POST /books/bulk body in bytes'),
-  BULK_MAX_ATTEMPTS: Int(5, 1, 100, 'processing attempts before a bulk request is marked failed (1-100)'),
-  BULK_CHUNK_SIZE: Int(2000, 1, 5000, 'books inserted per transaction by the bulk worker (1-5000)'),
-  BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once (1-64)'),
+  BULK_MAX_ATTEMPTS: Int(5, 1, 100, 'processing attempts before a bulk request is marked failed'),
+  BULK_CHUNK_SIZE: Int(2000, 1, 5000, 'books inserted per transaction by the bulk worker'),
+  BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once'),
   BULK_LEASE_SECONDS: Int(60, 1, 3600, "seconds a worker holds a user's queue without renewing before another may take it"),
   BULK_RETRY_BASE_SECONDS: Int(30, 1, 86_400, 'seconds before the first retry of a failed bulk attempt; doubles each time, capped at 30x'),
-  BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record (1-365)'),
+  BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record'),
   REPORT_TIMEZONE: Type.String({ default: 'UTC', description: 'an IANA time zone such as UTC or Europe/Paris' }),
-  REPORT_CONCURRENCY: Int(4, 1, 64, 'users a report worker reports at once (1-64)'),
-  REPORT_RENDER_THREADS: Int(1, 1, 8, 'PDF render threads per report worker (1-8); each costs ~100 MB'),
+  REPORT_CONCURRENCY: Int(4, 1, 64, 'users a report worker reports at once'),
+  REPORT_RENDER_THREADS: Int(1, 1, 8, 'PDF render threads per report worker (each costs ~100 MB)'),
   REPORT_RETRY_BASE_SECONDS: Int(60, 1, 86_400, 'seconds before the first retry of a failed report; doubles each time, capped at 30x'),
-  REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed (1-100)'),
-  REPORT_LEASE_SECONDS: Int(
-    60,
-    3,
-    3600,
-    "seconds a report worker holds a user's report without renewing before another may take it (3-3600)",
-  ),
-  REPORT_RENDER_TIMEOUT_SECONDS: Int(120, 1, 3600, 'seconds one PDF render may take before it is abandoned (1-3600)'),
+  REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed'),
+  REPORT_LEASE_SECONDS: Int(60, 3, 3600, "seconds a report worker holds a user's report without renewing before another may take it"),
+  REPORT_RENDER_TIMEOUT_SECONDS: Int(120, 1, 3600, 'seconds one PDF render may take before it is abandoned'),
   ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
-  CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives (1-86400)'),
+  CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives'),
   RATE_LIMIT_MAX: Int(100, 1, 10_000_000, 'requests allowed per window and client IP'),
   RATE_LIMIT_WINDOW: Duration('15m', 'a duration such as 60s or 15m'),
   AUTH_RATE_LIMIT_MAX: Int(20, 1, 10_000_000, 'requests to /auth/* allowed per window and client IP'),
@@ -137,6 +132,24 @@ export class ConfigError extends Error {
 // Only for local development and tests, so that `pnpm start` works with no .env at all.
 const DEV_JWT_SECRET = 'insecure-development-secret-do-not-use-in-production';
 
+interface NumericSchema {
+  description?: string;
+  type?: string;
+  minimum?: number;
+  maximum?: number;
+}
+
+// Written from the schema itself, so a message can never disagree with what is enforced.
+function rangeOf(schema: NumericSchema | undefined): string {
+  if (schema?.type !== 'integer' && schema?.type !== 'number') return '';
+  const n = (value: number) => value.toLocaleString('en-US');
+  const kind = schema.type === 'integer' ? 'an integer' : 'a number';
+  if (schema.minimum !== undefined && schema.maximum !== undefined) return `, ${kind} from ${n(schema.minimum)} to ${n(schema.maximum)}`;
+  if (schema.minimum !== undefined) return `, ${kind} of at least ${n(schema.minimum)}`;
+  if (schema.maximum !== undefined) return `, ${kind} of at most ${n(schema.maximum)}`;
+  return `, ${kind}`;
+}
+
 /** Reads, converts and validates the environment; throws ConfigError with a one-line message. */
 export function loadConfig(source: Record<string, string | undefined>): Config {
   const raw: Record<string, unknown> = {};
@@ -149,9 +162,9 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   const [error] = Value.Errors(EnvSchema, env);
   if (error) {
     const name = error.instancePath.split('/')[1] ?? '';
-    const schema = (EnvSchema.properties as Record<string, { description?: string }>)[name];
+    const schema = (EnvSchema.properties as Record<string, NumericSchema>)[name];
     const got = raw[name] === undefined ? 'nothing' : JSON.stringify(raw[name]);
-    throw new ConfigError(`Invalid configuration: ${name} must be ${schema?.description ?? error.message} (got ${got})`);
+    throw new ConfigError(`Invalid configuration: ${name} must be ${schema?.description ?? error.message}${rangeOf(schema)} (got ${got})`);
   }
   const e = env as Env;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, EnvSchema, loadConfig } from '../src/config.js';
 
 const fail = (env: Record<string, string>) => {
   try {
@@ -47,7 +47,7 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    [{ PORT: 'abc' }, /^Invalid configuration: PORT must be a TCP port number \(0-65535\) \(got "abc"\)$/],
+    [{ PORT: 'abc' }, /^Invalid configuration: PORT must be a TCP port number, an integer from 0 to 65,535 \(got "abc"\)$/],
     [{ PORT: '70000' }, /PORT must be/],
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres:\/\/ connection URL/],
     [{ SMTP_SECURE: 'maybe' }, /SMTP_SECURE must be true or false/],
@@ -59,6 +59,22 @@ describe('loadConfig', () => {
     const text = fail(env);
     expect(text).toMatch(message);
     expect(text).not.toContain('\n');
+  });
+
+  it('names the allowed range of a number out of range, as the schema enforces it', () => {
+    expect(fail({ RATE_LIMIT_MAX: '1000000000' })).toBe(
+      'Invalid configuration: RATE_LIMIT_MAX must be requests allowed per window and client IP, an integer from 1 to 10,000,000 (got 1000000000)',
+    );
+    // Every numeric variable gets its range from its own schema, not from a hand-written note.
+    for (const [name, schema] of Object.entries(EnvSchema.properties) as [
+      string,
+      { type?: string; minimum?: number; maximum?: number },
+    ][]) {
+      if (schema.type !== 'integer') continue;
+      const text = fail({ [name]: String((schema.maximum ?? 0) + 1) });
+      expect(text).toContain(`from ${schema.minimum!.toLocaleString('en-US')} to ${schema.maximum!.toLocaleString('en-US')} (got`);
+      expect(text.match(/\d+-\d+/), `${name}: a hand-written range left in its description`).toBeNull();
+    }
   });
 
   it('requires a JWT_SECRET of 32 characters or more in production only', () => {
