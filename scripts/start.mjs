@@ -76,9 +76,12 @@ async function tearDown() {
 
 let children = [];
 let stopping = false;
+// Services waiting out a restart delay: woken at once by a stop.
+const stopWaits = [];
 const stopAll = () => {
   if (stopping) return;
   stopping = true;
+  for (const wake of stopWaits.splice(0)) wake();
   for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
 };
 process.on('SIGINT', stopAll);
@@ -99,27 +102,51 @@ if ((await exitCode(migrate)) !== 0 || stopping) {
   process.exit(1);
 }
 
-children = [
+const services = [
   // As in apps/api's start script and Dockerfile: keep an idle API's heap (see the README's Speed).
   { name: 'api', colour: 36, entry: 'apps/api/dist/server.js', nodeArgs: ['--no-memory-reducer'] },
   { name: 'bulk-worker', colour: 33, entry: 'apps/bulk-worker/dist/main.js' },
   { name: 'report-worker', colour: 35, entry: 'apps/report-worker/dist/main.js' },
-].map((service) => ({ ...service, child: run(service.name, service.colour, service.entry, [], service.nodeArgs) }));
+];
+const launch = (service) => {
+  const entry = { ...service, child: run(service.name, service.colour, service.entry, [], service.nodeArgs) };
+  children = children.filter((c) => c.name !== service.name).concat(entry);
+  return entry.child;
+};
+
+// A service that dies is started again, as a container's restart policy would do: 1 s, doubling
+// to 30 s while it keeps dying soon after start (bad config must not spin hot), back to 1 s once
+// it has run for a minute. Ctrl-C / SIGTERM stops everything and restarts nothing.
+const FIRST_DELAY_MS = 1000;
+const MAX_DELAY_MS = 30_000;
+const HEALTHY_AFTER_MS = 60_000;
+async function supervise(service) {
+  let delay = FIRST_DELAY_MS;
+  let lastCode = 0;
+  while (!stopping) {
+    const startedAt = Date.now();
+    const code = await exitCode(launch(service));
+    if (stopping) return code;
+    lastCode = code;
+    if (Date.now() - startedAt >= HEALTHY_AFTER_MS) delay = FIRST_DELAY_MS;
+    say(`${service.name} exited with code ${code}; restarting it in ${delay / 1000} s`);
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      stopWaits.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    delay = Math.min(delay * 2, MAX_DELAY_MS);
+  }
+  return lastCode;
+}
 
 const port = env.PORT || '3002';
+const supervised = services.map(supervise);
 say(`API:  http://localhost:${port}   docs: http://localhost:${port}/docs   (Ctrl-C stops everything)`);
 
-// One service dying takes the others down too: a half-running system is worse than a stopped one.
-const codes = await Promise.all(
-  children.map(async ({ name, child }) => {
-    const code = await exitCode(child);
-    if (!stopping) {
-      say(`${name} exited with code ${code}; stopping the others`);
-      stopAll();
-    }
-    return code;
-  }),
-);
+const codes = await Promise.all(supervised);
 await tearDown();
 say('stopped');
 process.exit(codes.some((code) => code !== 0) ? 1 : 0);
