@@ -14,6 +14,7 @@ export * from './logger.js';
 export * from './redis-client.js';
 export * from './redis-keys.js';
 export * from './schedule.js';
+export * from './server-versions.js';
 export * from './schemas/auth.js';
 export * from './schemas/books.js';
 export * from './schemas/bulk.js';
