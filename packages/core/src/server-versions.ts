@@ -49,7 +49,9 @@ export function checkPostgresVersionNum(versionNum: string | number, version = S
 export async function checkServerVersions(deps: { sql?: Sql; redis?: Redis; timeoutMs?: number }): Promise<void> {
   const timeoutMs = deps.timeoutMs ?? 5000;
   const within = <T>(promise: Promise<T>) =>
-    Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]).catch(() => undefined);
+    Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]).catch(
+      () => undefined,
+    );
   const [pg, info] = await Promise.all([
     deps.sql
       ? within(
