@@ -1,5 +1,5 @@
 // Entry point: reads the config once, listens, and shuts down gracefully on SIGTERM/SIGINT.
-import { loadConfigOrExit } from '@books/core';
+import { exitIfServersTooOld, loadConfigOrExit } from '@books/core';
 import { buildApp } from './app.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -7,6 +7,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 const config = loadConfigOrExit(process.env);
 
 const app = await buildApp(config);
+await exitIfServersTooOld({ sql: app.sql, redis: app.redis }, app.log);
 if (config.jwt.insecureDevSecret) app.log.warn('JWT_SECRET is not set: using a development-only secret (never do this in production)');
 
 let stopping = false;

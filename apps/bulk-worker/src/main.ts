@@ -1,5 +1,5 @@
 // The bulk worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
-import { createLogger, loadConfigOrExit, runOnce, runScheduled } from '@books/core';
+import { createLogger, exitIfServersTooOld, loadConfigOrExit, runOnce, runScheduled } from '@books/core';
 import { runBulkPass } from './jobs/bulk-pass.js';
 import { createBulkDeps } from './wiring.js';
 
@@ -15,5 +15,6 @@ const worker = {
   close: () => deps.close(),
 };
 
+await exitIfServersTooOld({ sql: deps.sql, redis: deps.redis }, log);
 if (process.argv.includes('--once')) process.exitCode = await runOnce(worker);
 else runScheduled(worker);

@@ -1,5 +1,5 @@
 // The report worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
-import { createLogger, loadConfigOrExit, runOnce, runScheduled } from '@books/core';
+import { createLogger, exitIfServersTooOld, loadConfigOrExit, runOnce, runScheduled } from '@books/core';
 import { runReportPass } from './jobs/report-pass.js';
 import { createReportDeps } from './wiring.js';
 
@@ -16,5 +16,6 @@ const worker = {
 };
 log.info({ smtp: `${config.smtp.host}:${config.smtp.port}`, pdfOutputDir: config.pdf.outputDir || null }, 'report worker starting');
 
+await exitIfServersTooOld({ databaseUrl: config.databaseUrl, redis: deps.redis }, log);
 if (process.argv.includes('--once')) process.exitCode = await runOnce(worker);
 else runScheduled(worker);

@@ -3,7 +3,7 @@
 // cache never fills), so it must be refused loudly instead. A server that cannot be reached is not
 // "too old": that is the retry logic's business, so the check then says nothing.
 import type { Redis } from 'ioredis';
-import type { Sql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 
 /** Redis 7.0: PEXPIRE … NX (the books cache) and the Lua scripts' commands. */
 export const MIN_REDIS_VERSION = '7.0.0';
@@ -46,7 +46,21 @@ export function checkPostgresVersionNum(versionNum: string | number, version = S
  * Checks whichever servers answer; unreachable ones are skipped (the API starts degraded without
  * Redis, workers wait). Throws ServerVersionError with a one-line message for a server too old.
  */
-export async function checkServerVersions(deps: { sql?: Sql; redis?: Redis; timeoutMs?: number }): Promise<void> {
+export async function checkServerVersions(deps: {
+  sql?: Sql;
+  /** For a process that holds no postgres.js client of its own: a one-connection client for the check. */
+  databaseUrl?: string;
+  redis?: Redis;
+  timeoutMs?: number;
+}): Promise<void> {
+  if (!deps.sql && deps.databaseUrl) {
+    const sql = postgres(deps.databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
+    try {
+      return await checkServerVersions({ ...deps, sql });
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
   const timeoutMs = deps.timeoutMs ?? 5000;
   const within = <T>(promise: Promise<T>) =>
     Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]).catch(
@@ -64,4 +78,18 @@ export async function checkServerVersions(deps: { sql?: Sql; redis?: Redis; time
   ]);
   if (pg?.[0]) checkPostgresVersionNum(pg[0].num, pg[0].version);
   if (typeof info === 'string') checkRedisInfo(info);
+}
+
+/** For entry files: checks, and on a server too old logs the one line and exits 1 (any other error is rethrown). */
+export async function exitIfServersTooOld(
+  deps: Parameters<typeof checkServerVersions>[0],
+  log: { fatal(obj: object, msg: string): void },
+): Promise<void> {
+  try {
+    await checkServerVersions(deps);
+  } catch (err) {
+    if (!(err instanceof ServerVersionError)) throw err;
+    log.fatal({ code: err.code }, err.message);
+    process.exit(1);
+  }
 }
