@@ -31,6 +31,10 @@ export function sampleReport(failures) {
         processingStartedAt: '2025-10-13T13:42:19.000Z',
         processedAt: '2025-10-13T13:42:21.400Z',
         durationMs: 2400,
+        outcome: 'processed',
+        notProcessed: 0,
+        failureReason: null,
+        failedAt: null,
         failedItemsOmitted: 0,
         failedItems: Array.from({ length: failures }, (_, i) => ({
           index: i + 3,
@@ -41,7 +45,14 @@ export function sampleReport(failures) {
         })),
       },
     ],
-    totals: { submitted, inserted, failed: failures, successRate: Math.round((inserted / submitted) * 1000) / 10 },
+    totals: {
+      submitted,
+      inserted,
+      failed: failures,
+      notProcessed: 0,
+      failedRequests: 0,
+      successRate: Math.round((inserted / submitted) * 1000) / 10,
+    },
   };
 }
 
