@@ -209,6 +209,6 @@ it('SIGTERM stops pnpm start with code 0 within 20 s and leaves no service runni
   start.kill('SIGTERM');
   const result = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
   expect(result, tail()).toEqual({ code: 0, signal: null });
-  expect(output).toMatch(/start +\| stopped/);
   expect([...seenChildren].filter(alive), 'service processes still running').toEqual([]);
+  expect(output).toMatch(/start +\| stopped/);
 });
