@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDb, type DbHandle, loadConfig } from '@books/core';
-import { createPrivateRedis, createTestContext, freePort, type PrivateRedis, type TestContext } from '@books/testing';
+import { createPrivateRedis, createTestContext, freePort, type PrivateRedis, requestJson, type TestContext } from '@books/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listBooksCacheDebts } from '../src/services/books-cache-debts.js';
 import { DEBT_POLL_INTERVAL_MS } from '../src/services/guarded-books-cache.js';
@@ -63,18 +63,8 @@ async function killReplica(replica: Replica): Promise<void> {
   await exited;
 }
 
-async function call(replica: Replica, method: string, path: string, token?: string, body?: unknown) {
-  const res = await fetch(`${replica.baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
+const call = (replica: Replica, method: string, path: string, token?: string, body?: unknown) =>
+  requestJson(replica.baseUrl, method, path, { token, body });
 
 async function page(replica: Replica, token: string): Promise<Page> {
   const res = await call(replica, 'GET', '/books', token);

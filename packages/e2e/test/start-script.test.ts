@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createSmtpCatcher, createTestContext, freePort, type SmtpCatcher, type TestContext } from '@books/testing';
+import { createSmtpCatcher, createTestContext, freePort, requestJson, type SmtpCatcher, type TestContext } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isbn13, tag, waitFor } from './system.js';
 
@@ -73,19 +73,7 @@ async function nextBulkWorker(previous: number | undefined, timeoutMs: number): 
   return { pid, seenAt: Date.now() };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: JSON bodies, asserted field by field
-async function api(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = (method: string, path: string, token?: string, body?: unknown) => requestJson(baseUrl, method, path, { token, body });
 
 const ready = async () => (await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(5000) }).catch(() => null))?.ok === true;
 

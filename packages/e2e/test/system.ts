@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createSmtpCatcher, createTestContext, freePort, type SmtpCatcher, type TestContext } from '@books/testing';
+import { createSmtpCatcher, createTestContext, freePort, requestJson, type SmtpCatcher, type TestContext } from '@books/testing';
 
 const entry = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const ENTRIES = {
@@ -111,18 +111,7 @@ export async function startSystem(label: string, env: Record<string, string> = {
           lastOutput: p.output().slice(-2000),
         }));
     },
-    async api(method, path, options = {}) {
-      const res = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers: {
-          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
+    api: (method, path, options = {}) => requestJson(baseUrl, method, path, options),
     async close() {
       for (const proc of running) proc.killedByTest = true;
       for (const proc of running) if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
