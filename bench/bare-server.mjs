@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 // The API's own copies, so both sides run the same fastify and schema versions.
 const requireFromApi = createRequire(new URL('../apps/api/package.json', import.meta.url));
 const Fastify = requireFromApi('fastify');
-const { BookListResponseSchema } = await import(pathToFileURL(requireFromApi.resolve('@books/core')).href);
+const { BookListResponseSchema } = await import(pathToFileURL(requireFromApi.resolve('@books/core/schemas')).href);
 
 const [port, bodyFile] = process.argv.slice(2);
 const body = JSON.parse(readFileSync(bodyFile, 'utf8'));

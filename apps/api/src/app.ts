@@ -1,5 +1,6 @@
 // Builds the app without listening: server.ts listens, tests inject or listen on port 0.
-import { type Config, loggerOptions } from '@books/core';
+import type { Config } from '@books/core/config';
+import { loggerOptions } from '@books/core/runtime';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import authPlugin from './plugins/auth.js';

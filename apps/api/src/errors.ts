@@ -1,4 +1,4 @@
-import type { ErrorDetail } from '@books/core';
+import type { ErrorDetail } from '@books/core/schemas';
 
 /** An error the client caused or should know about: its status, machine code and message are shown as is. */
 export class AppError extends Error {

@@ -1,5 +1,6 @@
 // Entry point: reads the config once, listens, and shuts down gracefully on SIGTERM/SIGINT.
-import { exitIfServersTooOld, loadConfigOrExit } from '@books/core';
+import { loadConfigOrExit } from '@books/core/config';
+import { exitIfServersTooOld } from '@books/core/runtime';
 import { buildApp } from './app.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;

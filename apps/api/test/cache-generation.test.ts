@@ -1,7 +1,8 @@
 // A reader notes the cache generation, reads Postgres, and may fill only if the generation is the
 // same: these tests pause that reader between its read and its fill while the hash expires, Redis
 // restarts or a write lands, and check that no page older than the write gets back in.
-import { booksCacheField, createBooksCache, createRedisKeys, INVALIDATE_BOOKS_CACHE_LUA } from '@books/core';
+import { booksCacheField, createBooksCache, INVALIDATE_BOOKS_CACHE_LUA } from '@books/core/cache';
+import { createRedisKeys } from '@books/core/redis';
 import { createPrivateRedis, type PrivateRedis } from '@books/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,8 @@
 // a cached page again: its next poll may be far off, and Redis (persisted, or only partitioned away)
 // may still hold the page from before a write made during the outage.
 import { once } from 'node:events';
-import { booksCacheField, createRedisClient } from '@books/core';
+import { booksCacheField } from '@books/core/cache';
+import { createRedisClient } from '@books/core/redis';
 import { createPrivateRedis, type PrivateRedis } from '@books/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

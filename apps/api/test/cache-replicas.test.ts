@@ -5,7 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createDb, type DbHandle, loadConfig } from '@books/core';
+import { loadConfig } from '@books/core/config';
+import { createDb, type DbHandle } from '@books/core/db';
 import { createPrivateRedis, createTestContext, freePort, type PrivateRedis, requestJson, type TestContext } from '@books/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listBooksCacheDebts } from '../src/services/books-cache-debts.js';

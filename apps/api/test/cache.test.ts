@@ -1,4 +1,5 @@
-import { BookListResponseSchema, booksCacheField, createBooksCache } from '@books/core';
+import { booksCacheField, createBooksCache } from '@books/core/cache';
+import { BookListResponseSchema } from '@books/core/schemas';
 import { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { loggerOptions } from '@books/core';
+import { loggerOptions } from '@books/core/runtime';
 import { createTestContext, type TestContext } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../src/app.js';

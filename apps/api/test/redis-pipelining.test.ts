@@ -1,7 +1,7 @@
 // The API's Redis client auto-pipelines: the commands of concurrent requests leave together. A Lua
 // command first defined while a pipeline is filling used to crash the process (redis/ioredis#1931).
 import { randomUUID } from 'node:crypto';
-import { submitBulkRequest } from '@books/core';
+import { submitBulkRequest } from '@books/core/bulk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, signup, startApi } from './helpers.js';
 

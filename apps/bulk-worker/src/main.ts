@@ -1,5 +1,7 @@
 // The bulk worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
-import { createLogger, exitIfServersTooOld, loadConfigOrExit, runOnce, runScheduled } from '@books/core';
+import { loadConfigOrExit } from '@books/core/config';
+import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
+import { runOnce, runScheduled } from '@books/core/worker';
 import { runBulkPass } from './jobs/bulk-pass.js';
 import { createBulkDeps } from './wiring.js';
 

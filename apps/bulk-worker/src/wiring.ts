@@ -1,4 +1,7 @@
-import { type Config, createBulkWorkerScripts, createDb, createRedisClient, createRedisKeys, type DbHandle } from '@books/core';
+import { createBulkWorkerScripts } from '@books/core/bulk';
+import type { Config } from '@books/core/config';
+import { createDb, type DbHandle } from '@books/core/db';
+import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BulkDeps } from './jobs/drain-user.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type App, buildApp } from '@books/api';
-import { loadConfig } from '@books/core';
+import { loadConfig } from '@books/core/config';
 import { createTestContext, type TestContext } from '@books/testing';
 import { pino } from 'pino';
 import { createBulkDeps } from '../src/wiring.js';

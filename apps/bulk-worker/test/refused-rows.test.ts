@@ -1,7 +1,7 @@
 // Defence in depth: a queued item that got past the API's checks (an older API, another producer,
 // a hand-edited queue) but holds a value Postgres refuses fails alone; the rest of its chunk, and
 // of the request, goes in. Items are queued through core's submit, as any producer would.
-import { submitBulkRequest } from '@books/core';
+import { submitBulkRequest } from '@books/core/bulk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkPass } from '../src/jobs/bulk-pass.js';
 import { type BulkHarness, makeBooks, requestView, signup, startBulkHarness, titlesInDb } from './harness.js';

@@ -1,5 +1,7 @@
 // The report worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
-import { createLogger, exitIfServersTooOld, loadConfigOrExit, runOnce, runScheduled } from '@books/core';
+import { loadConfigOrExit } from '@books/core/config';
+import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
+import { runOnce, runScheduled } from '@books/core/worker';
 import { runReportPass } from './jobs/report-pass.js';
 import { createReportDeps } from './wiring.js';
 

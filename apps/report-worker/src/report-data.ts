@@ -1,7 +1,7 @@
 // What one report is made of: everything the PDF and the email show, gathered by the report job.
 // The schema also guards rendering: an exception inside a react-pdf component reaches the caller
 // only as "Cannot read properties of null", so data is checked, field by field, before rendering.
-import { FailedItemSchema, Nullable } from '@books/core';
+import { FailedItemSchema, Nullable } from '@books/core/schemas';
 import Type, { type Static } from 'typebox';
 
 const Count = Type.Integer({ minimum: 0 });

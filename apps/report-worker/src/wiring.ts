@@ -1,4 +1,7 @@
-import { type Config, createDb, createRedisClient, createRedisKeys, createReportScripts } from '@books/core';
+import { createReportScripts } from '@books/core/bulk';
+import type { Config } from '@books/core/config';
+import { createDb } from '@books/core/db';
+import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import type { Logger } from 'pino';
 import type { ReportDeps } from './jobs/report-user.js';
 import { createMailTransport } from './mail/transport.js';

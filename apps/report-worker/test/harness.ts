@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type App, buildApp } from '@books/api';
 import { createBulkDeps, runBulkPass } from '@books/bulk-worker';
-import { loadConfig } from '@books/core';
+import { loadConfig } from '@books/core/config';
 import { createSmtpCatcher, createTestContext, type ReceivedMail, type SmtpCatcher, type TestContext } from '@books/testing';
 
 export { pdfText } from '@books/testing';

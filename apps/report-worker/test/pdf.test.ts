@@ -1,6 +1,6 @@
 // The PDF report as its reader sees it: text pulled back out of the rendered file with pdf.js.
 // The pool tests start real worker threads from dist/: run `pnpm --filter @books/report-worker build` first.
-import type { FailedItem } from '@books/core';
+import type { FailedItem } from '@books/core/schemas';
 import { pdfText } from '@books/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatDateTime, formatDuration, formatPercent, ordinal } from '../src/pdf/format.js';

@@ -1,7 +1,7 @@
 // `pnpm db:migrate`: creates the database if needed and applies pending migrations.
-import { loadConfigOrExit } from './config.js';
+import { loadConfigOrExit } from './config/load.js';
 import { ensureDatabase, runMigrations } from './db/migrate.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './runtime/logger.js';
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger(config, 'migrate');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseBookInput } from '../src/book-input.js';
-import { normalizeIsbn } from '../src/isbn.js';
+import { parseBookInput } from '../src/schemas/book-input.js';
+import { normalizeIsbn } from '../src/schemas/isbn.js';
 
 describe('normalizeIsbn', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, EnvSchema, loadConfig } from '../src/config.js';
+import { ConfigError, EnvSchema, loadConfig } from '../src/config/load.js';
 
 const fail = (env: Record<string, string>) => {
   try {

@@ -15,8 +15,8 @@ import {
   settleBulkSubmission,
   submitBulkRequest,
 } from '../src/bulk/request-transitions.js';
-import { acquireLease } from '../src/lease.js';
-import { createRedisKeys } from '../src/redis-keys.js';
+import { createRedisKeys } from '../src/redis/keys.js';
+import { acquireLease } from '../src/redis/lease.js';
 import { BULK_STAGES } from '../src/schemas/bulk.js';
 
 const prefix = `t:transitions:${randomBytes(5).toString('hex')}:`;

@@ -8,7 +8,7 @@ const testEnv = {
   redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
 };
 
-import { checkPostgresVersionNum, checkRedisInfo, checkServerVersions, versionAtLeast } from '../src/server-versions.js';
+import { checkPostgresVersionNum, checkRedisInfo, checkServerVersions, versionAtLeast } from '../src/runtime/server-versions.js';
 
 it("refuses Ubuntu 22.04's Redis 6.0 with one line naming the found and the required version", () => {
   expect(() => checkRedisInfo('# Server\r\nredis_version:6.0.16\r\nredis_mode:standalone\r\n')).toThrow(

@@ -1,7 +1,7 @@
 // Faults through the real processes: a bulk worker killed with SIGKILL in the middle of a request
 // while another runs, and an SMTP outage during a report pass. The heavier fault scenarios (private
 // Postgres and Redis killed, Redis frozen, a slow SMTP server) are in faults/.
-import { createRedisKeys } from '@books/core';
+import { createRedisKeys } from '@books/core/redis';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // One call gives a test file its own database, Redis namespace and validated config.
-import { type Config, loadConfig } from '@books/core';
+import { type Config, loadConfig } from '@books/core/config';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
 import { createTestNamespace, type TestNamespace } from './redis.js';

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrationsFolder, runMigrations } from '@books/core';
+import { migrationsFolder, runMigrations } from '@books/core/db';
 import postgres from 'postgres';
 import { testEnv } from './env.js';
 

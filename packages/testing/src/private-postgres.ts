@@ -7,7 +7,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDatabase, runMigrations } from '@books/core';
+import { ensureDatabase, runMigrations } from '@books/core/db';
 import { freePort } from './redis-server.js';
 
 const PASSWORD = 'books-test';

@@ -1,5 +1,6 @@
 // JWT authentication: HS256 only, claims of the shape we sign (TokenClaimsSchema), and the subject must still exist.
-import { createRedisClient, type Role, TokenClaimsSchema } from '@books/core';
+import { createRedisClient } from '@books/core/redis';
+import { type Role, TokenClaimsSchema } from '@books/core/schemas';
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';

@@ -1,17 +1,10 @@
 // Postgres and Redis clients for the app's lifetime, closed in onClose. Redis is optional at
 // run time: the app starts and serves from Postgres while it is unreachable.
-import {
-  type BooksCache,
-  type Config,
-  createDb,
-  createRedisClient,
-  createRedisKeys,
-  type Database,
-  defineBooksCacheCommands,
-  defineRequestTransitionCommands,
-  type RedisKeys,
-  waitForRedis,
-} from '@books/core';
+import { defineRequestTransitionCommands } from '@books/core/bulk';
+import { type BooksCache, defineBooksCacheCommands } from '@books/core/cache';
+import type { Config } from '@books/core/config';
+import { createDb, type Database } from '@books/core/db';
+import { createRedisClient, createRedisKeys, type RedisKeys, waitForRedis } from '@books/core/redis';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';

@@ -3,7 +3,7 @@
 // Node's HTTP parser errors through `clientErrorHandler` (both wired in app.ts).
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type ErrorResponse, patternMessage } from '@books/core';
+import { type ErrorResponse, patternMessage } from '@books/core/schemas';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, errorCode } from '../errors.js';

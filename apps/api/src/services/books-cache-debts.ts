@@ -1,7 +1,7 @@
 // Cache invalidations owed to Redis, kept in Postgres: when a write's invalidation fails, its
 // replica cannot tell the others through Redis, and its own memory dies with it. Every replica
 // reads this table (guarded-books-cache.ts); any that reaches Redis invalidates and settles.
-import { booksCacheDebts, type Database, users } from '@books/core';
+import { booksCacheDebts, type Database, users } from '@books/core/db';
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 
 export interface BooksCacheDebt {

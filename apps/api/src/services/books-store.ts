@@ -1,6 +1,7 @@
 // Postgres access for one user's books. Every query is scoped by owner: another user's book
 // simply does not exist here.
-import { type Book, type BookInput, type BookPage, type BookUpdate, books, type Database } from '@books/core';
+import { books, type Database } from '@books/core/db';
+import type { Book, BookInput, BookPage, BookUpdate } from '@books/core/schemas';
 import { and, count, desc, eq, ilike, or, sql } from 'drizzle-orm';
 
 export function toBook(row: typeof books.$inferSelect): Book {

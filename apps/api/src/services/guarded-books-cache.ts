@@ -11,7 +11,9 @@
 // (cache hits never ask it). A debt Postgres refused too (lost just after the write committed)
 // is known only to the writer's memory until Postgres takes it; if the writer dies first, the
 // pages expire with the TTL.
-import { type BooksCache, type CacheRead, createBooksCache, type Database, type RedisKeys } from '@books/core';
+import { type BooksCache, type CacheRead, createBooksCache } from '@books/core/cache';
+import type { Database } from '@books/core/db';
+import type { RedisKeys } from '@books/core/redis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { type BooksCacheDebt, listBooksCacheDebts, recordBooksCacheDebts, settleBooksCacheDebts } from './books-cache-debts.js';

@@ -2,7 +2,9 @@
 // minute, shared by replicas, and a few seconds in process memory. Deleting an account drops both
 // everywhere at once: the Redis copy is deleted and every replica hears of it on a pub/sub channel.
 // While that channel is not connected, the in-process layer is off, so no replica can miss one.
-import { type Database, findUserById, type RedisKeys, type User, UserSchema, type users } from '@books/core';
+import { type Database, findUserById, type users } from '@books/core/db';
+import type { RedisKeys } from '@books/core/redis';
+import { type User, UserSchema } from '@books/core/schemas';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';

@@ -1,6 +1,7 @@
 // One pass of the bulk worker: every user with queued work, a few at a time. One user's failure
 // never stops the others.
-import { mapWithConcurrency, parseRequestMember } from '@books/core';
+import { parseRequestMember } from '@books/core/redis';
+import { mapWithConcurrency } from '@books/core/worker';
 import { type BulkDeps, drainUser, type UserOutcome } from './drain-user.js';
 
 export interface PassSummary {

@@ -1,16 +1,8 @@
 // Drains one user's queue under a lease: requests in the order they were queued, each in chunks,
 // progress recorded after every committed chunk so a successor resumes where this one stopped.
-import {
-  acquireLease,
-  type BulkWorkerScripts,
-  type FailedItem,
-  LeaseLostError,
-  type QueuedItem,
-  QueuedItemSchema,
-  type RedisKeys,
-  readBulkRequest,
-  type StoredBulkRequest,
-} from '@books/core';
+import { type BulkWorkerScripts, LeaseLostError, readBulkRequest, type StoredBulkRequest } from '@books/core/bulk';
+import { acquireLease, type RedisKeys } from '@books/core/redis';
+import { type FailedItem, type QueuedItem, QueuedItemSchema } from '@books/core/schemas';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';

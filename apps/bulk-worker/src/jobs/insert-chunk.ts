@@ -6,7 +6,7 @@
 // chunk is inserted again with that row isolated by halving under savepoints, so the row fails
 // alone, with a readable reason, and the rest go in. Any other error (connection, server) is the
 // caller's: the request is retried.
-import type { FailedItem, QueuedItem } from '@books/core';
+import type { FailedItem, QueuedItem } from '@books/core/schemas';
 import type { Sql, TransactionSql } from 'postgres';
 import { rowRejectionReason } from './postgres-errors.js';
 

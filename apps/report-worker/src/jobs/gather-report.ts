@@ -1,6 +1,8 @@
 // Collects what one report shows: the user (Postgres) and each listed request with its failures
 // (Redis). A request that ended failed is reported too: what went in, what was never tried, and why.
-import { type Database, findUserById, type RedisKeys, readBulkRequest, readFailedItems } from '@books/core';
+import { readBulkRequest, readFailedItems } from '@books/core/bulk';
+import { type Database, findUserById } from '@books/core/db';
+import type { RedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
 import { successRate } from '../pdf/format.js';
 import type { ReportData, ReportRequest } from '../report-data.js';

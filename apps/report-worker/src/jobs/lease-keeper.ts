@@ -1,7 +1,7 @@
 // Renews a report lease while its holder works. A report has no natural steps to renew at: one
 // render may take REPORT_RENDER_TIMEOUT_SECONDS and one send waits up to SMTP_SOCKET_TIMEOUT_SECONDS
 // for the server's answer, both far longer than a lease that should free a crashed worker's users soon.
-import type { Lease } from '@books/core';
+import type { Lease } from '@books/core/redis';
 import type { Logger } from 'pino';
 
 export interface LeaseKeeper {

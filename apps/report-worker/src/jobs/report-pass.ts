@@ -1,5 +1,5 @@
 // One pass of the report worker: every user whose status awaits a report, a few at a time.
-import { mapWithConcurrency } from '@books/core';
+import { mapWithConcurrency } from '@books/core/worker';
 import { type ReportDeps, type ReportOutcome, reportUser } from './report-user.js';
 
 export type ReportPassSummary = Record<ReportOutcome | 'errored', number> & { users: number; durationMs: number };

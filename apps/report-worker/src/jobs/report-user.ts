@@ -4,7 +4,9 @@
 // twice; the record is written even if the lease was lost meanwhile, for the same reason.
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { acquireLease, type Database, type RedisKeys, ReportLeaseLostError, type ReportScripts, readReportStatus } from '@books/core';
+import { ReportLeaseLostError, type ReportScripts, readReportStatus } from '@books/core/bulk';
+import type { Database } from '@books/core/db';
+import { acquireLease, type RedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { describeDeliveryError } from '../mail/delivery-error.js';

@@ -1,6 +1,6 @@
 // One pooled SMTP transport for the worker's lifetime, built from config. nodemailer never
 // retries a failed send: retries and backoff are the report job's.
-import type { Config } from '@books/core';
+import type { Config } from '@books/core/config';
 import nodemailer from 'nodemailer';
 
 export type Mailer = ReturnType<typeof createMailTransport>;

@@ -1,5 +1,5 @@
 // Failed books: every failed item with its reason, in tables that run across pages.
-import type { FailedItem } from '@books/core';
+import type { FailedItem } from '@books/core/schemas';
 import { StyleSheet, Text, View } from '@react-pdf/renderer';
 import { Fragment } from 'react';
 import type { ReportData, ReportRequest } from '../report-data.js';

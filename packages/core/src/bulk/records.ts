@@ -2,7 +2,7 @@
 // and converted here, in one place, before anyone uses it.
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
-import type { RedisKeys } from '../redis-keys.js';
+import type { RedisKeys } from '../redis/keys.js';
 import { BULK_STAGES, type BulkRequest, type BulkStage, type FailedItem, FailedItemSchema } from '../schemas/bulk.js';
 
 /** The hash fields of `bulk_request:user:{id}:<requestId>`; every value is a string in Redis. */

@@ -8,8 +8,8 @@
 // changes nothing (except "sent", see markSent).
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
-import { INVALIDATE_BOOKS_CACHE_LUA } from '../books-cache.js';
-import { type RedisKeys, requestMember } from '../redis-keys.js';
+import { INVALIDATE_BOOKS_CACHE_LUA } from '../cache/books-cache.js';
+import { type RedisKeys, requestMember } from '../redis/keys.js';
 import type { BookInput } from '../schemas/books.js';
 import type { BulkStage, FailedItem } from '../schemas/bulk.js';
 import type { BulkRecordFields } from './records.js';

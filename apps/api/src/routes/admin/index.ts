@@ -1,4 +1,5 @@
-import { AdminStatsSchema, books, ErrorResponseSchema, users } from '@books/core';
+import { books, users } from '@books/core/db';
+import { AdminStatsSchema, ErrorResponseSchema } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { count } from 'drizzle-orm';
 

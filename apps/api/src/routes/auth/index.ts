@@ -1,3 +1,4 @@
+import { users } from '@books/core/db';
 import {
   AuthResponseSchema,
   ErrorResponseSchema,
@@ -5,8 +6,7 @@ import {
   SignupBodySchema,
   SuccessEnvelope,
   UserSchema,
-  users,
-} from '@books/core';
+} from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { eq, sql } from 'drizzle-orm';
 import { AppError, pgConstraint, pgErrorCode, unauthorized } from '../../errors.js';

@@ -2,25 +2,26 @@
 // show how it is going. Nothing here touches the books table.
 import { randomUUID } from 'node:crypto';
 import {
+  listBulkRequests,
+  publicBulkRequest,
+  readBulkRequest,
+  readFailedItems,
+  settleBulkSubmission,
+  submitBulkRequest,
+} from '@books/core/bulk';
+import { describeWait, nextRun } from '@books/core/schedule';
+import {
   type BookInput,
   BulkAcceptedSchema,
   BulkRequestDetailSchema,
   BulkUnavailableSchema,
   bulkSubmitBodySchema,
-  describeWait,
   ErrorResponseSchema,
   type FailedItem,
-  listBulkRequests,
-  nextRun,
   parseBookInput,
-  publicBulkRequest,
   QueueViewSchema,
-  readBulkRequest,
-  readFailedItems,
-  settleBulkSubmission,
-  submitBulkRequest,
   UuidSchema,
-} from '@books/core';
+} from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AppError, notFound } from '../../errors.js';

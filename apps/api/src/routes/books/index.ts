@@ -1,15 +1,15 @@
+import { booksCacheField } from '@books/core/cache';
 import {
   BookInputSchema,
   BookListQuerySchema,
   BookListResponseSchema,
   BookSchema,
   BookUpdateSchema,
-  booksCacheField,
   ErrorResponseSchema,
   IdParamsSchema,
   normalizeBookFields,
   SuccessEnvelope,
-} from '@books/core';
+} from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { AppError, notFound, pgErrorCode, validationError } from '../../errors.js';

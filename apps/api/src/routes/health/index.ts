@@ -1,4 +1,4 @@
-import { ErrorResponseSchema } from '@books/core';
+import { ErrorResponseSchema } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger } from 'fastify';
 import Type, { type Static } from 'typebox';

@@ -1,8 +1,8 @@
 // Rules a book must meet beyond its JSON shape, shared by POST/PUT /books and the bulk import.
 import Compile from 'typebox/compile';
+import { type BookInput, BookInputSchema, type BookUpdate } from './books.js';
+import { type ErrorDetail, patternMessage } from './common.js';
 import { normalizeIsbn } from './isbn.js';
-import { type BookInput, BookInputSchema, type BookUpdate } from './schemas/books.js';
-import { type ErrorDetail, patternMessage } from './schemas/common.js';
 
 export type Normalized<T> = { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
 

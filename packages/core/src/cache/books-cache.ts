@@ -13,7 +13,7 @@
 // see guarded-books-cache.ts). Invalidations that could not reach Redis at all are the API's
 // business: books-cache-debts.ts.
 import type { Redis, Result } from 'ioredis';
-import type { RedisKeys } from './redis-keys.js';
+import type { RedisKeys } from '../redis/keys.js';
 
 const GEN_FIELD = 'gen';
 

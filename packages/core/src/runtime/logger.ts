@@ -1,5 +1,5 @@
 import { type Logger, type LoggerOptions, pino } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from '../config/load.js';
 
 /** Paths pino blanks out wherever they appear: no password, token or secret reaches a log line. */
 export const redactPaths = [

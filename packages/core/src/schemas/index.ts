@@ -1,0 +1,7 @@
+// Schemas defined once, reused for validation, types and the OpenAPI document.
+export * from './auth.js';
+export * from './book-input.js';
+export * from './books.js';
+export * from './bulk.js';
+export * from './common.js';
+export * from './isbn.js';
