@@ -72,7 +72,7 @@ describe('POST /books/bulk while Redis stalls', () => {
   });
 
   it('a 404 from the lookup is final: a copy of the submit arriving later stores nothing', async () => {
-    const { submitBulkRequest } = await import('@books/core');
+    const { submitBulkRequest } = await import('@books/core/bulk');
     const requestId = crypto.randomUUID();
     expect((await lookUp(requestId)).statusCode).toBe(404);
     await expect(
