@@ -2,12 +2,13 @@
 // minute, shared by replicas, and a few seconds in process memory. Deleting an account drops both
 // everywhere at once: the Redis copy is deleted and every replica hears of it on a pub/sub channel.
 // While that channel is not connected, the in-process layer is off, so no replica can miss one.
-import { type Database, findUserById, type users } from '@books/core/db';
+import type { Database } from '@books/core/db';
 import type { RedisKeys } from '@books/core/redis';
 import { type User, UserSchema } from '@books/core/schemas';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
+import { findUserById, toUser } from './users-store.js';
 
 const IDENTITY_TTL_SECONDS = 60;
 const LOCAL_TTL_MS = 5000;
@@ -15,11 +16,6 @@ const LOCAL_MAX_ENTRIES = 10_000;
 const userValidator = Compile(UserSchema);
 
 export type Identity = User;
-
-export function toUser(row: typeof users.$inferSelect, adminEmails: string[]): User {
-  const role = row.role === 'admin' || adminEmails.includes(row.email.toLowerCase()) ? 'admin' : 'user';
-  return { id: row.id, username: row.username, email: row.email, role, createdAt: row.createdAt.toISOString() };
-}
 
 export interface IdentityService {
   resolve(userId: string): Promise<Identity | null>;

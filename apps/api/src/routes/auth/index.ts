@@ -1,4 +1,3 @@
-import { users } from '@books/core/db';
 import {
   AuthResponseSchema,
   ErrorResponseSchema,
@@ -8,10 +7,9 @@ import {
   UserSchema,
 } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { eq, sql } from 'drizzle-orm';
 import { AppError, pgConstraint, pgErrorCode, unauthorized } from '../../errors.js';
-import { toUser } from '../../services/identity.js';
 import { hashPassword, verifyPassword } from '../../services/passwords.js';
+import { deleteUser, findUserByEmail, insertUser, toUser } from '../../services/users-store.js';
 
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 409: ErrorResponseSchema, 429: ErrorResponseSchema };
 
@@ -36,9 +34,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { username, email, password } = request.body;
       const role = config.adminEmails.includes(email.toLowerCase()) ? 'admin' : 'user';
       const passwordHash = await hashPassword(password);
-      let row: typeof users.$inferSelect | undefined;
+      let row: Awaited<ReturnType<typeof insertUser>>;
       try {
-        [row] = await app.db.insert(users).values({ username, email, passwordHash, role }).returning();
+        row = await insertUser(app.db, { username, email, passwordHash, role });
       } catch (err) {
         if (pgErrorCode(err) === '23505') {
           const taken = pgConstraint(err) === 'users_username_key' ? 'username is already taken' : 'email is already registered';
@@ -46,7 +44,6 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         throw err;
       }
-      if (!row) throw new Error('insert returned no row');
       const user = toUser(row, config.adminEmails);
       request.log.info({ userId: user.id }, 'user signed up');
       return reply
@@ -68,11 +65,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { email, password } = request.body;
-      const [row] = await app.db
-        .select()
-        .from(users)
-        .where(eq(sql`lower(${users.email})`, email.trim().toLowerCase()))
-        .limit(1);
+      const row = await findUserByEmail(app.db, email);
       // One answer for an unknown email and a wrong password: no account enumeration.
       if (!(await verifyPassword(row?.passwordHash, password)) || !row) throw unauthorized('Invalid email or password');
       const user = toUser(row, config.adminEmails);
@@ -108,7 +101,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const userId = request.identity!.id;
-      await app.db.delete(users).where(eq(users.id, userId));
+      await deleteUser(app.db, userId);
       await Promise.all([app.identities.forget(userId), app.booksCache.invalidate(userId)]).catch((err) =>
         request.log.warn({ err, userId }, 'could not drop the deleted account from redis; it expires within a minute'),
       );
