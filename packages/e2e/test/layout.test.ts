@@ -23,7 +23,9 @@ const named = new Set(rows.map((row) => row.folder));
 
 const dirs = (path: string) =>
   existsSync(join(root, path))
-    ? readdirSync(join(root, path)).filter((name) => statSync(join(root, path, name)).isDirectory() && name !== 'node_modules' && name !== 'dist')
+    ? readdirSync(join(root, path)).filter(
+        (name) => statSync(join(root, path, name)).isDirectory() && name !== 'node_modules' && name !== 'dist',
+      )
     : [];
 
 /** The folders a newcomer meets: top level, each package's src/ and test/, and src/'s own folders. */
