@@ -2,7 +2,7 @@
 // same: these tests pause that reader between its read and its fill while the hash expires, Redis
 // restarts or a write lands, and check that no page older than the write gets back in.
 import { booksCacheField, createBooksCache, INVALIDATE_BOOKS_CACHE_LUA } from '@books/core/cache';
-import { createRedisKeys } from '@books/core/redis';
+import { createRedisKeys, registerAllScripts } from '@books/core/redis';
 import { createPrivateRedis, type PrivateRedis } from '@books/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,7 @@ describe('a reader whose generation outlived Redis', () => {
     redis = await createPrivateRedis();
     await redis.start();
     client = new Redis(redis.url);
+    registerAllScripts(client);
     client.on('error', () => {});
   });
   afterAll(async () => {

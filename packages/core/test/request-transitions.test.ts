@@ -6,17 +6,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBulkRequest } from '../src/bulk/records.js';
-import {
-  canMoveStage,
-  createBulkWorkerScripts,
-  createReportScripts,
-  NEXT_STAGES,
-  readReportStatus,
-  settleBulkSubmission,
-  submitBulkRequest,
-} from '../src/bulk/request-transitions.js';
+import { createReportScripts, readReportStatus } from '../src/bulk/report-transitions.js';
+import { canMoveStage, NEXT_STAGES } from '../src/bulk/stage-machine.js';
+import { settleBulkSubmission, submitBulkRequest } from '../src/bulk/submit.js';
+import { createBulkWorkerScripts } from '../src/bulk/worker-transitions.js';
 import { createRedisKeys } from '../src/redis/keys.js';
 import { acquireLease } from '../src/redis/lease.js';
+import { registerAllScripts } from '../src/redis/script-registry.js';
 import { BULK_STAGES } from '../src/schemas/bulk.js';
 
 const prefix = `t:transitions:${randomBytes(5).toString('hex')}:`;
@@ -24,6 +20,7 @@ const keys = createRedisKeys(prefix);
 let redis: Redis;
 beforeAll(() => {
   redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  registerAllScripts(redis);
 });
 afterAll(async () => {
   const found: string[] = [];

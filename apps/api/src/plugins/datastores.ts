@@ -1,7 +1,6 @@
 // Postgres and Redis clients for the app's lifetime, closed in onClose. Redis is optional at
 // run time: the app starts and serves from Postgres while it is unreachable.
-import { defineRequestTransitionCommands } from '@books/core/bulk';
-import { type BooksCache, defineBooksCacheCommands } from '@books/core/cache';
+import type { BooksCache } from '@books/core/cache';
 import type { Config } from '@books/core/config';
 import { createDb, type Database } from '@books/core/db';
 import { createRedisClient, createRedisKeys, type RedisKeys, waitForRedis } from '@books/core/redis';
@@ -10,7 +9,6 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Sql } from 'postgres';
 import { createGuardedBooksCache } from '../services/guarded-books-cache.js';
-import { defineRateLimitCommands } from '../services/rate-limit-store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,11 +27,8 @@ export default fp(
     const pg = createDb(config.databaseUrl, { applicationName: 'books-api' });
     // Auto-pipelining: the commands of concurrent requests (rate limit, cache page, identity) leave
     // in one write per event-loop turn, which roughly halves the CPU a cached GET /books spends on Redis.
+    // createRedisClient defines every script before the first command, which auto-pipelining needs.
     const redis = createRedisClient(config.redisUrl, 'api', app.log, { autoPipelining: true });
-    // Every script the API runs is defined now, before its first command (see createRedisClient).
-    defineBooksCacheCommands(redis);
-    defineRequestTransitionCommands(redis);
-    defineRateLimitCommands(redis);
     const keys = createRedisKeys(config.redisKeyPrefix);
     app.decorate('config', config);
     app.decorate('db', pg.db);

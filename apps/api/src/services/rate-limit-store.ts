@@ -8,7 +8,7 @@
 // store works unchanged on Redis Cluster. It has no `read`: the API never checks a limit without
 // counting ({ increment: false }), and the plugin refuses that call with a clear error.
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import type { Redis, Result } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 type Callback = Parameters<FastifyRateLimitStore['incr']>[1];
 
@@ -19,32 +19,9 @@ interface StoreOptions {
   routeInfo?: { method: string | string[]; url: string };
 }
 
-// KEYS[1] counter; ARGV: requests to count, window ms. A counter without an expiry (just created,
-// or its PEXPIRE lost to a crash) gets one, so no counter can count forever.
-const INCR_SCRIPT = `
-local current = redis.call('INCRBY', KEYS[1], ARGV[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
-end
-return {current, ttl}`;
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    rateLimitIncrBy(key: string, requests: number, windowMs: number): Result<[number, number], Context>;
-  }
-}
-
-/** Registers the store's scripts; call it when the client is created (see createRedisClient). */
-export function defineRateLimitCommands(redis: Redis): void {
-  if (typeof (redis as Partial<Redis>).rateLimitIncrBy === 'function') return;
-  redis.defineCommand('rateLimitIncrBy', { numberOfKeys: 1, lua: INCR_SCRIPT });
-}
-
 /**
- * The store class to pass as @fastify/rate-limit's `store`, bound to a client on which
- * defineRateLimitCommands has run and to the namespace its keys live under.
+ * The store class to pass as @fastify/rate-limit's `store`, bound to a client made by
+ * createRedisClient (which defines core's rateLimitIncrBy script) and to the namespace its keys live under.
  */
 export function coalescingRedisStore(redis: Redis, namespace: string): FastifyRateLimitStoreCtor {
   // The requests waiting for each counter whose previous increment is in Redis now: a counter is

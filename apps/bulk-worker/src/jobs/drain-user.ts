@@ -1,7 +1,7 @@
 // Drains one user's queue under a lease: requests in the order they were queued, each in chunks,
 // progress recorded after every committed chunk so a successor resumes where this one stopped.
-import { type BulkWorkerScripts, LeaseLostError, readBulkRequest, type StoredBulkRequest } from '@books/core/bulk';
-import { acquireLease, type RedisKeys } from '@books/core/redis';
+import { type BulkWorkerScripts, readBulkRequest, retryDelayMs, type StoredBulkRequest } from '@books/core/bulk';
+import { acquireLease, LeaseLostError, type RedisKeys } from '@books/core/redis';
 import { type FailedItem, type QueuedItem, QueuedItemSchema } from '@books/core/schemas';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -38,9 +38,6 @@ export interface UserOutcome {
 }
 
 const itemValidator = Compile(QueuedItemSchema);
-
-/** base, 2x, 4x … capped at 30x the base (30 s doubling up to 15 min by default). */
-export const retryDelayMs = (attempts: number, baseMs: number) => Math.min(baseMs * 2 ** (attempts - 1), 30 * baseMs);
 
 export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSignal): Promise<UserOutcome> {
   const { redis, keys, log } = deps;

@@ -4,9 +4,9 @@
 // twice; the record is written even if the lease was lost meanwhile, for the same reason.
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ReportLeaseLostError, type ReportScripts, readReportStatus } from '@books/core/bulk';
+import { type ReportScripts, readReportStatus, retryDelayMs } from '@books/core/bulk';
 import type { Database } from '@books/core/db';
-import { acquireLease, type RedisKeys } from '@books/core/redis';
+import { acquireLease, LeaseLostError, type RedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { describeDeliveryError } from '../mail/delivery-error.js';
@@ -60,9 +60,6 @@ export interface ReportDeps {
 
 export type ReportOutcome = 'sent' | 'cleaned_up' | 'retry_later' | 'failed' | 'waiting' | 'skipped' | 'nothing';
 
-/** base, 2x, 4x … capped at 30x the base (1 min doubling up to 30 min by default). */
-export const reportRetryDelayMs = (attempts: number, baseMs: number) => Math.min(baseMs * 2 ** (attempts - 1), 30 * baseMs);
-
 export async function reportUser(deps: ReportDeps, userId: string): Promise<ReportOutcome> {
   const { redis, keys, scripts, log, settings } = deps;
   const lease = await acquireLease(redis, keys.reportLease(userId), settings.leaseMs);
@@ -113,7 +110,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
         await writeFile(pdfPath, pdf);
       }
       // Past this point the email may go out: not once another worker may be sending it too.
-      if (!keeper.held()) throw new ReportLeaseLostError(userId);
+      if (!keeper.held()) throw new LeaseLostError('report', userId);
       const info = await deps.mailer.sendMail({
         from: settings.from,
         to: data.user.email,
@@ -129,7 +126,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
       messageId = info.messageId || messageId;
       delivered = { to: data.user.email, bytes: pdf.length };
     } catch (err) {
-      if (err instanceof ReportLeaseLostError) throw err;
+      if (err instanceof LeaseLostError) throw err;
       const permanent = isPermanentSmtpFailure(err);
       const { code, reason } = describeDeliveryError(err);
       const result = await scripts.recordFailure(
@@ -150,7 +147,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
       await unlink(pdfPath).catch((err) => log.warn({ err, pdfPath }, 'could not remove the sent PDF'));
     return 'sent';
   } catch (err) {
-    if (!(err instanceof ReportLeaseLostError)) throw err;
+    if (!(err instanceof LeaseLostError)) throw err;
     log.warn({ userId }, err.message);
     return 'skipped';
   } finally {
@@ -166,7 +163,7 @@ function failureOf(deps: ReportDeps, requestIds: string[], error: string, perman
     error,
     permanent,
     now,
-    nextAttemptAt: new Date(now.getTime() + reportRetryDelayMs(attemptsSoFar + 1, deps.settings.retryBaseMs)),
+    nextAttemptAt: new Date(now.getTime() + retryDelayMs(attemptsSoFar + 1, deps.settings.retryBaseMs)),
     maxAttempts: deps.settings.maxAttempts,
     // Numbered, so that a replayed script counts this attempt once.
     attempt: attemptsSoFar + 1,

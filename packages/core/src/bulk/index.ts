@@ -1,3 +1,7 @@
-// A bulk request: submit, records read back, and every transition of its stage.
+// A bulk request: submit, records read back, the stage machine and every transition of its stage.
 export * from './records.js';
-export * from './request-transitions.js';
+export * from './report-transitions.js';
+export * from './retry-delay.js';
+export * from './stage-machine.js';
+export * from './submit.js';
+export * from './worker-transitions.js';

@@ -14,6 +14,7 @@
 // business: books-cache-debts.ts.
 import type { Redis, Result } from 'ioredis';
 import type { RedisKeys } from '../redis/keys.js';
+import { defineScript } from '../redis/scripts.js';
 
 const GEN_FIELD = 'gen';
 
@@ -55,12 +56,10 @@ declare module 'ioredis' {
   }
 }
 
-/** Registers the cache scripts on a client (EVALSHA with a fallback to EVAL, via ioredis). */
-export function defineBooksCacheCommands(redis: Redis): void {
-  if (typeof (redis as Partial<Redis>).booksCacheFill === 'function') return;
-  redis.defineCommand('booksCacheFill', { numberOfKeys: 1, lua: FILL_SCRIPT });
-  redis.defineCommand('booksCacheInvalidate', { numberOfKeys: 1, lua: INVALIDATE_SCRIPT });
-}
+export const booksCacheScripts = [
+  defineScript('booksCacheFill', 1, FILL_SCRIPT),
+  defineScript('booksCacheInvalidate', 1, INVALIDATE_SCRIPT),
+];
 
 export interface CacheRead {
   /** The cached page, serialised JSON as raw bytes (sent as they are, never decoded), or null on a miss. */
@@ -77,7 +76,6 @@ export interface BooksCache {
 }
 
 export function createBooksCache(redis: Redis, keys: RedisKeys, ttlSeconds: number): BooksCache {
-  defineBooksCacheCommands(redis);
   const ttlMs = ttlSeconds * 1000;
   return {
     async read(userId, field) {

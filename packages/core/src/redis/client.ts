@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { registerAllScripts } from './script-registry.js';
 
 export type RedisRole = 'api' | 'worker';
 
@@ -13,10 +14,9 @@ export interface RedisClientOptions {
   name?: string;
   /**
    * Sends the commands issued in one event-loop turn as one pipeline (one write, one wake-up of
-   * Redis) instead of one write each. The caller must define every Lua command before the first
-   * command is sent: a command defined later is missing from the pipeline already being filled,
-   * and ioredis then throws inside its pipeline callback and takes the process down
-   * (redis/ioredis#1931).
+   * Redis) instead of one write each. Safe because every Lua command is defined when the client is
+   * created (see script-registry.ts): a command defined later would be missing from the pipeline
+   * already being filled, and ioredis would throw inside its pipeline callback (redis/ioredis#1931).
    */
   autoPipelining?: boolean;
 }
@@ -37,6 +37,7 @@ export function createRedisClient(url: string, role: RedisRole, logger: Connecti
     connectionName: `books-${name}`,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
   });
+  registerAllScripts(client);
   let lastError = '';
   // Without an error listener an unreachable Redis crashes the process.
   client.on('error', (err: Error) => {

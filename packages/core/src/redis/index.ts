@@ -1,4 +1,7 @@
-// Redis: the client, the key builders and leases.
+// Redis: the client, the key builders, leases and the Lua script kit.
 export * from './client.js';
 export * from './keys.js';
 export * from './lease.js';
+export * from './rate-limit-script.js';
+export * from './script-registry.js';
+export * from './scripts.js';

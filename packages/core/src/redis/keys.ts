@@ -77,3 +77,9 @@ export function parseRequestMember(member: string): { userId: string; requestId:
   const [userId, requestId, extra] = member.split(':');
   return userId && requestId && extra === undefined ? { userId, requestId } : null;
 }
+
+/** Lua: the same member encoding, for scripts that build members themselves. */
+export const REQUEST_MEMBER_LUA = `
+local function request_member(user_id, request_id)
+  return user_id .. ':' .. request_id
+end`;

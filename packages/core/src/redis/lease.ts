@@ -3,9 +3,13 @@
 // can outlive its lease.
 import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
+import { defineScript } from './scripts.js';
 
-const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+/** Lua: whether `token` still holds the lease at `key`; every script that needs a lease asks this. */
+export const HOLDS_LEASE_LUA = `
+local function holds_lease(key, token)
+  return redis.call('GET', key) == token
+end`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -14,6 +18,21 @@ declare module 'ioredis' {
   }
 }
 
+export const leaseScripts = [
+  defineScript(
+    'leaseExtend',
+    1,
+    `${HOLDS_LEASE_LUA}
+if holds_lease(KEYS[1], ARGV[1]) then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`,
+  ),
+  defineScript(
+    'leaseRelease',
+    1,
+    `${HOLDS_LEASE_LUA}
+if holds_lease(KEYS[1], ARGV[1]) then return redis.call('DEL', KEYS[1]) end return 0`,
+  ),
+];
+
 export interface Lease {
   key: string;
   token: string;
@@ -21,15 +40,8 @@ export interface Lease {
   release(): Promise<boolean>;
 }
 
-function defineLeaseCommands(redis: Redis): void {
-  if (typeof (redis as Partial<Redis>).leaseExtend === 'function') return;
-  redis.defineCommand('leaseExtend', { numberOfKeys: 1, lua: EXTEND });
-  redis.defineCommand('leaseRelease', { numberOfKeys: 1, lua: RELEASE });
-}
-
 /** Takes the lease if nobody holds it; null otherwise. */
 export async function acquireLease(redis: Redis, key: string, ttlMs: number): Promise<Lease | null> {
-  defineLeaseCommands(redis);
   const token = randomUUID();
   // A SET re-sent after a dropped connection finds the lease its first copy took: still ours.
   if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK' && (await redis.get(key)) !== token) return null;
@@ -39,4 +51,15 @@ export async function acquireLease(redis: Redis, key: string, ttlMs: number): Pr
     extend: async () => (await redis.leaseExtend(key, token, ttlMs)) === 1,
     release: async () => (await redis.leaseRelease(key, token)) === 1,
   };
+}
+
+/** A worker found its lease on a user's queue or report taken: another worker has that work now. */
+export class LeaseLostError extends Error {
+  readonly code = 'LEASE_LOST';
+  constructor(
+    readonly lease: 'queue' | 'report',
+    readonly userId: string,
+  ) {
+    super(`lost the lease on user ${userId}'s ${lease}; another worker has it`);
+  }
 }

@@ -1,0 +1,83 @@
+// Submitting a bulk request (the API): stores it whole or not at all, and settles a submit whose answer was lost.
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { type RedisKeys, requestMember } from '../redis/keys.js';
+import type { BookInput } from '../schemas/books.js';
+import type { FailedItem } from '../schemas/bulk.js';
+import type { BulkRecordFields } from './records.js';
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** How long a voided request id stays voided: far longer than any re-send of a lost command. */
+export const VOID_TTL_SECONDS = 24 * 3600;
+
+export interface BulkSubmission {
+  userId: string;
+  /** Every submitted item, for the counts. */
+  submitted: number;
+  valid: { index: number; book: BookInput }[];
+  invalid: FailedItem[];
+  idempotencyKey?: string | undefined;
+  now: Date;
+  /** Chosen by the caller so that a submit whose answer was lost can be settled (see settleBulkSubmission). */
+  requestId?: string;
+}
+
+export interface SubmitResult {
+  requestId: string;
+  /** False when the Idempotency-Key had been used: the original request id, nothing queued. */
+  created: boolean;
+}
+
+export class SubmissionVoidedError extends Error {
+  readonly code = 'SUBMISSION_VOIDED';
+  constructor(requestId: string) {
+    super(`bulk request ${requestId} was voided after its first answer was lost; nothing was queued`);
+  }
+}
+
+export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submission: BulkSubmission): Promise<SubmitResult> {
+  const { userId, now } = submission;
+  const requestId = submission.requestId ?? randomUUID();
+  const record: BulkRecordFields = {
+    requestId,
+    userId,
+    stage: 'queued',
+    submitted: String(submission.submitted),
+    queued: String(submission.valid.length),
+    inserted: '0',
+    failed: String(submission.invalid.length),
+    attempts: '0',
+    queuedAt: now.toISOString(),
+    nextItem: '0',
+  };
+  const keyHash = submission.idempotencyKey ? createHash('sha256').update(submission.idempotencyKey).digest('hex').slice(0, 32) : '-';
+  const [created, id] = await redis.bulkSubmit(
+    keys.bulkQueue(userId),
+    keys.bulkItems(userId, requestId),
+    keys.bulkRequest(userId, requestId),
+    keys.bulkFailures(userId, requestId),
+    keys.bulkHistory(userId),
+    keys.bulkIdempotency(userId, keyHash),
+    keys.bulkPending(),
+    keys.bulkVoid(userId, requestId),
+    requestId,
+    requestMember(userId, requestId),
+    now.getTime(),
+    submission.idempotencyKey ? IDEMPOTENCY_TTL_SECONDS : '',
+    JSON.stringify(record),
+    submission.invalid.length,
+    ...submission.invalid.map((item) => JSON.stringify(item)),
+    ...submission.valid.map(({ index, book }) => JSON.stringify({ i: index, b: book })),
+  );
+  if (created === -1) throw new SubmissionVoidedError(id);
+  return { requestId: id, created: created === 1 };
+}
+
+/**
+ * After a submit whose outcome is unknown (a timeout, a dropped connection): true if the request
+ * was stored; false if it was not, and then it never will be, even if the lost command is still
+ * queued somewhere or re-sent later. Commands of one client run in order, so this runs after it.
+ */
+export async function settleBulkSubmission(redis: Redis, keys: RedisKeys, userId: string, requestId: string): Promise<boolean> {
+  return (await redis.bulkSettle(keys.bulkRequest(userId, requestId), keys.bulkVoid(userId, requestId), VOID_TTL_SECONDS)) === 1;
+}

@@ -1,0 +1,278 @@
+// The Lua of every bulk request transition: submit, start, chunk progress, finish, attempt failed
+// (retry or give up), report sent, report completed, report failed. Each is one script, so an
+// observer never sees one half done, and each is idempotent: ioredis re-sends commands that were in
+// flight when a connection dropped, and a command timeout does not mean the script did not run, so
+// applying a transition twice must have the effect of applying it once. Every script that changes a
+// stage goes through the stage machine; worker scripts first check the caller's lease token, so a
+// worker that lost its lease changes nothing (except "sent", see MARK_SENT).
+import type { Result } from 'ioredis';
+import { INVALIDATE_BOOKS_CACHE_LUA } from '../cache/books-cache.js';
+import { REQUEST_MEMBER_LUA } from '../redis/keys.js';
+import { HOLDS_LEASE_LUA } from '../redis/lease.js';
+import { defineScript } from '../redis/scripts.js';
+import { STAGE_MACHINE_LUA } from './stage-machine.js';
+
+// -1 tells the caller it lost its lease (LeaseLostError).
+const LEASE_CHECK = `${HOLDS_LEASE_LUA}
+if not holds_lease(KEYS[1], ARGV[1]) then return -1 end`;
+
+// Lists a request in the user's report status, at most once however often it runs.
+const AWAIT_REPORT_LUA = `
+local function await_report(status, report_pending, record, request_id, user_id, at_iso, at_ms)
+  local ids = redis.call('HGET', status, 'requestIds') or ''
+  if listed_in(ids, request_id) then return 0 end
+  local r = redis.call('HMGET', record, 'submitted', 'inserted', 'failed')
+  redis.call('HSET', status, 'stage', 'processed_awaiting_report', 'userId', user_id, 'lastProcessedAt', at_iso,
+    'requestIds', ids == '' and request_id or (ids .. ',' .. request_id))
+  redis.call('HSETNX', status, 'firstProcessedAt', at_iso)
+  redis.call('HINCRBY', status, 'totalBooks', tonumber(r[1]) or 0)
+  redis.call('HINCRBY', status, 'successCount', tonumber(r[2]) or 0)
+  redis.call('HINCRBY', status, 'failCount', tonumber(r[3]) or 0)
+  redis.call('ZADD', report_pending, 'NX', at_ms, user_id)
+  return 1
+end`;
+
+// Takes the reported requests out of the status (only those still listed, so a replay takes
+// nothing twice) with their counts; drops the status and its index entry when nothing is left.
+// ARGV from \`first\`: the ids; KEYS from 5: their record keys. Returns the positions released.
+// (\`0 - x\`, not \`-x\`: Lua's -0 reaches Redis as "-0", which HINCRBY refuses.)
+const RELEASE_REPORTED_LUA = `
+local function release_reported(status, pending, user_id, first)
+  local listed = redis.call('HGET', status, 'requestIds') or ''
+  local released, asked = {}, {}
+  for i = first, #ARGV do
+    if listed_in(listed, ARGV[i]) then
+      released[i - first + 1] = true
+      asked[ARGV[i]] = true
+      local r = redis.call('HMGET', KEYS[5 + i - first], 'submitted', 'inserted', 'failed')
+      redis.call('HINCRBY', status, 'totalBooks', 0 - (tonumber(r[1]) or 0))
+      redis.call('HINCRBY', status, 'successCount', 0 - (tonumber(r[2]) or 0))
+      redis.call('HINCRBY', status, 'failCount', 0 - (tonumber(r[3]) or 0))
+    end
+  end
+  local left = {}
+  for id in string.gmatch(listed, '[^,]+') do
+    if not asked[id] then left[#left + 1] = id end
+  end
+  if #left == 0 then
+    redis.call('DEL', status)
+    redis.call('ZREM', pending, user_id)
+  else
+    redis.call('HSET', status, 'requestIds', table.concat(left, ','))
+    redis.call('HDEL', status, 'sentReportId', 'sentMessageId', 'sentRequestIds', 'sentAt', 'reportAttempts', 'lastError', 'nextAttemptAt')
+  end
+  return released
+end`;
+
+// KEYS: queue, items, record, failures, history, idempotency, pending (global), void
+// ARGV: requestId, member, queuedAtMs, idempotencyTtl ('' = no key), record JSON (string values),
+//       failure count F, F failures, then the items. Pushes go 1000 at a time: Lua's unpack is bounded.
+// A replay finds the record and stores nothing again; a request voided by settle() is never stored.
+const SUBMIT = `
+if redis.call('EXISTS', KEYS[8]) == 1 then return {-1, ARGV[1]} end
+if ARGV[4] ~= '' then
+  local existing = redis.call('GET', KEYS[6])
+  if existing then return {existing == ARGV[1] and 1 or 0, existing} end
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {1, ARGV[1]} end
+local record = cjson.decode(ARGV[5])
+local fields = {}
+for k, v in pairs(record) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
+end
+redis.call('HSET', KEYS[3], unpack(fields))
+local function push_all(key, first, last)
+  local s = first
+  while s <= last do
+    local e = math.min(s + 999, last)
+    redis.call('RPUSH', key, unpack(ARGV, s, e))
+    s = e + 1
+  end
+end
+local f = tonumber(ARGV[6])
+push_all(KEYS[4], 7, 6 + f)
+push_all(KEYS[2], 7 + f, #ARGV)
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
+if ARGV[4] ~= '' then redis.call('SET', KEYS[6], ARGV[1], 'EX', ARGV[4]) end
+return {1, ARGV[1]}`;
+
+// KEYS: record, void. ARGV: void ttl s. After a submit whose answer was lost: 1 if it was stored,
+// else 0, and it never will be (a submit still in flight, or re-sent later, finds the void mark).
+const SETTLE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1])
+return 0`;
+
+// KEYS: lease, record. ARGV: token, now ISO, lease ms. 0: the request is past processing.
+const START = `${LEASE_CHECK}
+${STAGE_MACHINE_LUA}
+if move_stage(KEYS[2], 'processing') == 'refused' then return 0 end
+redis.call('HSETNX', KEYS[2], 'processingStartedAt', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+// KEYS: lease, record, failures. ARGV: token, expected cursor, next cursor, inserted, lease ms, failures…
+// The cursor check makes a chunk count once, whether replayed or committed by two workers.
+const RECORD_PROGRESS = `${LEASE_CHECK}
+if redis.call('HGET', KEYS[2], 'nextItem') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], 'nextItem', ARGV[3])
+redis.call('HINCRBY', KEYS[2], 'inserted', ARGV[4])
+if #ARGV > 5 then
+  redis.call('HINCRBY', KEYS[2], 'failed', #ARGV - 5)
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, 6, #ARGV))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
+// KEYS: lease, record, queue, items, status, books cache, pending (global), report pending (global)
+// ARGV: token, requestId, member, userId, processed ISO, processed ms, duration ms, cache ttl ms, lease ms
+const FINISH = `${LEASE_CHECK}
+${STAGE_MACHINE_LUA}
+${AWAIT_REPORT_LUA}
+${INVALIDATE_BOOKS_CACHE_LUA}
+local moved = move_stage(KEYS[2], 'processed_awaiting_report')
+if moved == 'refused' then return 0 end
+if moved == 'moved' then
+  redis.call('HSET', KEYS[2], 'processedAt', ARGV[5], 'durationMs', ARGV[7])
+  redis.call('HDEL', KEYS[2], 'nextAttemptAt')
+  invalidate_books_cache(KEYS[6], ARGV[8])
+end
+redis.call('LREM', KEYS[3], 0, ARGV[2])
+redis.call('DEL', KEYS[4])
+redis.call('ZREM', KEYS[7], ARGV[3])
+await_report(KEYS[5], KEYS[8], KEYS[2], ARGV[2], ARGV[4], ARGV[5], ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[9])
+return 1`;
+
+// KEYS: lease, record, queue, items, pending (global), failed (global), books cache, status, report pending (global)
+// ARGV: token, requestId, member, userId, attempt, max attempts, fatal (1/0), error, error code,
+//       now ISO, now ms, next attempt ISO, cache ttl ms
+// The attempt number makes a replay count once. Books already inserted stay (they are committed);
+// a request that fails for good is reported like a processed one, and the cache is invalidated so
+// its books show.
+const RECORD_ATTEMPT_FAILURE = `${LEASE_CHECK}
+${STAGE_MACHINE_LUA}
+${AWAIT_REPORT_LUA}
+${INVALIDATE_BOOKS_CACHE_LUA}
+local attempt = tonumber(ARGV[5])
+local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts') or '0')
+if attempts >= attempt then
+  return {attempts, redis.call('HGET', KEYS[2], 'stage') == 'failed' and 1 or 0}
+end
+redis.call('HSET', KEYS[2], 'attempts', attempt, 'lastError', ARGV[8], 'lastErrorCode', ARGV[9])
+if ARGV[7] ~= '1' and attempt < tonumber(ARGV[6]) then
+  move_stage(KEYS[2], 'queued')
+  redis.call('HSET', KEYS[2], 'nextAttemptAt', ARGV[12])
+  return {attempt, 0}
+end
+if move_stage(KEYS[2], 'failed') == 'refused' then return {attempt, 0} end
+redis.call('HSET', KEYS[2], 'failedAt', ARGV[10])
+redis.call('HDEL', KEYS[2], 'nextAttemptAt')
+redis.call('LREM', KEYS[3], 0, ARGV[2])
+redis.call('DEL', KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[3])
+redis.call('ZADD', KEYS[6], ARGV[11], ARGV[3])
+invalidate_books_cache(KEYS[7], ARGV[13])
+await_report(KEYS[8], KEYS[9], KEYS[2], ARGV[2], ARGV[4], ARGV[10], ARGV[11])
+return {attempt, 1}`;
+
+// KEYS: status. ARGV: reportId, messageId, requestIds (comma list), sent ISO.
+// No lease check: once the SMTP server has accepted a message, recording it matters more than who
+// holds the lease, or the report would go out again. A second sender's ids join the first's.
+const MARK_SENT = `${STAGE_MACHINE_LUA}
+local listed = redis.call('HGET', KEYS[1], 'requestIds')
+if not listed then return 0 end
+local sent = redis.call('HGET', KEYS[1], 'sentRequestIds')
+if not sent then
+  redis.call('HSET', KEYS[1], 'sentReportId', ARGV[1], 'sentMessageId', ARGV[2], 'sentRequestIds', '', 'sentAt', ARGV[4])
+  sent = ''
+end
+for id in string.gmatch(ARGV[3], '[^,]+') do
+  if listed_in(listed, id) and not listed_in(sent, id) then sent = sent == '' and id or (sent .. ',' .. id) end
+end
+redis.call('HSET', KEYS[1], 'sentRequestIds', sent)
+return 1`;
+
+// KEYS: lease, status, report pending (global), bulk failed (global), records…, failures…
+// ARGV: token, userId, completed ISO, messageId, record ttl s, ids…
+const COMPLETE = `${LEASE_CHECK}
+${STAGE_MACHINE_LUA}
+${RELEASE_REPORTED_LUA}
+local n = #ARGV - 5
+local released = release_reported(KEYS[2], KEYS[3], ARGV[2], 6)
+for i = 1, n do
+  if released[i] then
+    local record = KEYS[4 + i]
+    if move_stage(record, 'completed') == 'moved' then redis.call('HSET', record, 'completedAt', ARGV[3]) end
+    redis.call('HSET', record, 'reportMessageId', ARGV[4], 'reportedAt', ARGV[3])
+    redis.call('EXPIRE', record, ARGV[5])
+    redis.call('EXPIRE', KEYS[4 + n + i], ARGV[5])
+  end
+end
+return 1`;
+
+// KEYS: as COMPLETE. ARGV: token, userId, now ISO, error, record ttl s, permanent (1/0),
+// max attempts, next attempt ISO, now ms, attempt ('' = the next one), ids…
+const RECORD_REPORT_FAILURE = `${LEASE_CHECK}
+${STAGE_MACHINE_LUA}
+${REQUEST_MEMBER_LUA}
+${RELEASE_REPORTED_LUA}
+local listed = redis.call('HGET', KEYS[2], 'requestIds')
+local any = false
+for i = 11, #ARGV do
+  if listed_in(listed, ARGV[i]) then any = true end
+end
+if not any then return {0, 1} end
+local attempts = tonumber(redis.call('HGET', KEYS[2], 'reportAttempts') or '0')
+local attempt = ARGV[10] == '' and attempts + 1 or tonumber(ARGV[10])
+if attempts >= attempt then return {attempts, 0} end
+redis.call('HSET', KEYS[2], 'reportAttempts', attempt, 'lastError', ARGV[4])
+if ARGV[6] ~= '1' and attempt < tonumber(ARGV[7]) then
+  redis.call('HSET', KEYS[2], 'nextAttemptAt', ARGV[8])
+  return {attempt, 0}
+end
+local n = #ARGV - 10
+local released = release_reported(KEYS[2], KEYS[3], ARGV[2], 11)
+for i = 1, n do
+  if released[i] then
+    local record = KEYS[4 + i]
+    if move_stage(record, 'failed') == 'moved' then
+      redis.call('HSET', record, 'failedAt', ARGV[3], 'lastError', 'report not delivered: ' .. ARGV[4], 'lastErrorCode', 'REPORT_NOT_DELIVERED')
+      redis.call('ZADD', KEYS[4], ARGV[9], request_member(ARGV[2], ARGV[10 + i]))
+    else
+      redis.call('HSET', record, 'reportError', ARGV[4])
+    end
+    redis.call('EXPIRE', record, ARGV[5])
+    redis.call('EXPIRE', KEYS[4 + n + i], ARGV[5])
+  end
+end
+return {attempt, 1}`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    bulkSubmit(...args: (string | number)[]): Result<[number, string], Context>;
+    bulkSettle(record: string, voided: string, ttlSeconds: number): Result<number, Context>;
+    bulkStart(lease: string, record: string, token: string, nowIso: string, leaseMs: number): Result<number, Context>;
+    bulkRecordProgress(...args: (string | number)[]): Result<number, Context>;
+    bulkFinish(...args: (string | number)[]): Result<number, Context>;
+    bulkRecordAttemptFailure(...args: (string | number)[]): Result<[number, number] | number, Context>;
+    reportMarkSent(status: string, reportId: string, messageId: string, ids: string, sentAt: string): Result<number, Context>;
+    reportComplete(...args: (string | number)[]): Result<number, Context>;
+    reportRecordFailure(...args: (string | number)[]): Result<[number, number] | number, Context>;
+  }
+}
+
+export const requestTransitionScripts = [
+  defineScript('bulkSubmit', 8, SUBMIT),
+  defineScript('bulkSettle', 2, SETTLE),
+  defineScript('bulkStart', 2, START),
+  defineScript('bulkRecordProgress', 3, RECORD_PROGRESS),
+  defineScript('bulkFinish', 8, FINISH),
+  defineScript('bulkRecordAttemptFailure', 9, RECORD_ATTEMPT_FAILURE),
+  defineScript('reportMarkSent', 1, MARK_SENT),
+  defineScript('reportComplete', undefined, COMPLETE),
+  defineScript('reportRecordFailure', undefined, RECORD_REPORT_FAILURE),
+];

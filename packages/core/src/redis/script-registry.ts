@@ -1,0 +1,21 @@
+// Every Lua script of the system, in one list. createRedisClient registers them all on each client
+// it creates, so no client can send a command before its script is defined: an auto-pipelining
+// client would otherwise fail inside its pipeline callback (redis/ioredis#1931).
+import type { Redis } from 'ioredis';
+import { requestTransitionScripts } from '../bulk/transition-scripts.js';
+import { booksCacheScripts } from '../cache/books-cache.js';
+import { leaseScripts } from './lease.js';
+import { rateLimitScripts } from './rate-limit-script.js';
+import { type RedisScript, registerScripts } from './scripts.js';
+
+export const ALL_SCRIPTS: readonly RedisScript[] = [
+  ...leaseScripts,
+  ...booksCacheScripts,
+  ...requestTransitionScripts,
+  ...rateLimitScripts,
+];
+
+/** Defines every script on a client; createRedisClient does it, so only clients made otherwise (tests) call it. */
+export function registerAllScripts(redis: Redis): void {
+  registerScripts(redis, ALL_SCRIPTS);
+}
