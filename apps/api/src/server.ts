@@ -1,11 +1,9 @@
 // Entry point: reads the config once, listens, and shuts down gracefully on SIGTERM/SIGINT.
-import { loadConfigOrExit } from '@books/core/config';
+import { loadApiConfigOrExit } from '@books/core/config';
 import { exitIfServersTooOld } from '@books/core/runtime';
 import { buildApp } from './app.js';
 
-const SHUTDOWN_TIMEOUT_MS = 10_000;
-
-const config = loadConfigOrExit(process.env);
+const config = loadApiConfigOrExit(process.env);
 
 const app = await buildApp(config);
 await exitIfServersTooOld({ sql: app.sql, redis: app.redis }, app.log);
@@ -20,7 +18,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     setTimeout(() => {
       app.log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS).unref();
+    }, config.shutdownGraceMs).unref();
     app.close().then(
       () => {
         app.log.info('stopped');

@@ -2,7 +2,7 @@
 // run time: the app starts and serves from Postgres while it is unreachable.
 import { defineRequestTransitionCommands } from '@books/core/bulk';
 import { type BooksCache, defineBooksCacheCommands } from '@books/core/cache';
-import type { Config } from '@books/core/config';
+import type { ApiConfig } from '@books/core/config';
 import { createDb, type Database } from '@books/core/db';
 import { createRedisClient, createRedisKeys, type RedisKeys, waitForRedis } from '@books/core/redis';
 import type { FastifyInstance } from 'fastify';
@@ -14,7 +14,7 @@ import { defineRateLimitCommands } from '../services/rate-limit-store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    config: Config;
+    config: ApiConfig;
     db: Database;
     sql: Sql;
     redis: Redis;
@@ -24,7 +24,7 @@ declare module 'fastify' {
 }
 
 export default fp(
-  async function datastores(app: FastifyInstance, opts: { config: Config }) {
+  async function datastores(app: FastifyInstance, opts: { config: ApiConfig }) {
     const { config } = opts;
     const pg = createDb(config.databaseUrl, { applicationName: 'books-api' });
     // Auto-pipelining: the commands of concurrent requests (rate limit, cache page, identity) leave
