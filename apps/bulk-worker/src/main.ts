@@ -15,7 +15,7 @@ const worker = {
   log,
   pass: (signal: AbortSignal) => runBulkPass({ ...deps, log: log.child({ pass: new Date().toISOString() }) }, signal),
   close: () => deps.close(),
-  shutdownTimeoutMs: config.shutdownGraceMs,
+  shutdownGraceMs: config.shutdownGraceMs,
 };
 
 await exitIfServersTooOld({ sql: deps.sql, redis: deps.redis }, log);

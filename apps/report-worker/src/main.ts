@@ -15,7 +15,7 @@ const worker = {
   log,
   pass: (signal: AbortSignal) => runReportPass({ ...deps, log: log.child({ pass: new Date().toISOString() }) }, signal),
   close: () => deps.close(),
-  shutdownTimeoutMs: config.shutdownGraceMs,
+  shutdownGraceMs: config.shutdownGraceMs,
 };
 log.info({ smtp: `${config.smtp.host}:${config.smtp.port}`, pdfOutputDir: config.pdf.outputDir || null }, 'report worker starting');
 
