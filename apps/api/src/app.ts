@@ -1,5 +1,5 @@
 // Builds the app without listening: server.ts listens, tests inject or listen on port 0.
-import type { Config } from '@books/core/config';
+import type { ApiConfig } from '@books/core/config';
 import { loggerOptions } from '@books/core/runtime';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
@@ -36,7 +36,7 @@ class OneLinePerRequest extends LogController {
   }
 }
 
-export async function buildApp(config: Config, options: BuildOptions = {}) {
+export async function buildApp(config: ApiConfig, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config, 'api'),
     logController: new OneLinePerRequest(),

@@ -1,38 +1,21 @@
 // Entry point: reads the config once, listens, and shuts down gracefully on SIGTERM/SIGINT.
-import { loadConfigOrExit } from '@books/core/config';
-import { exitIfServersTooOld } from '@books/core/runtime';
+import { loadApiConfigOrExit } from '@books/core/config';
+import { exitIfServersTooOld, onShutdown } from '@books/core/runtime';
 import { buildApp } from './app.js';
 
-const SHUTDOWN_TIMEOUT_MS = 10_000;
-
-const config = loadConfigOrExit(process.env);
+const config = loadApiConfigOrExit(process.env);
 
 const app = await buildApp(config);
 await exitIfServersTooOld({ sql: app.sql, redis: app.redis }, app.log);
 if (config.jwt.insecureDevSecret) app.log.warn('JWT_SECRET is not set: using a development-only secret (never do this in production)');
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal }, 'shutting down: finishing requests in flight');
-    setTimeout(() => {
-      app.log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS).unref();
-    app.close().then(
-      () => {
-        app.log.info('stopped');
-        process.exit(0);
-      },
-      (err) => {
-        app.log.error({ err }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
-  });
-}
+onShutdown({
+  log: app.log,
+  graceMs: config.shutdownGraceMs,
+  stopping: 'finishing requests in flight',
+  ifTooLong: 'requests still in flight are cut off',
+  close: () => app.close(),
+});
 
 try {
   await app.listen({ host: config.host, port: config.port });

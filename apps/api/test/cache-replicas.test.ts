@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '@books/core/config';
+import { loadApiConfig } from '@books/core/config';
 import { createDb, type DbHandle } from '@books/core/db';
 import { createPrivateRedis, createTestContext, freePort, type PrivateRedis, requestJson, type TestContext } from '@books/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -102,7 +102,7 @@ beforeAll(async () => {
   await redis.start();
   proxy = await createRedisProxy(redis.port);
   ctx = await createTestContext('cache-replicas', { REDIS_URL: redis.url });
-  pg = createDb(loadConfig(ctx.env).databaseUrl, { max: 1 });
+  pg = createDb(loadApiConfig(ctx.env).databaseUrl, { max: 1 });
 }, 60_000);
 
 // Each test starts its own replicas and finds Redis reachable, whatever the previous one left.

@@ -1,11 +1,11 @@
 // The bulk worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
-import { loadConfigOrExit } from '@books/core/config';
+import { loadBulkWorkerConfigOrExit } from '@books/core/config';
 import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
 import { runOnce, runScheduled } from '@books/core/worker';
 import { runBulkPass } from './jobs/bulk-pass.js';
 import { createBulkDeps } from './wiring.js';
 
-const config = loadConfigOrExit(process.env);
+const config = loadBulkWorkerConfigOrExit(process.env);
 
 const log = createLogger(config, 'bulk-worker');
 const deps = createBulkDeps(config, log);
@@ -15,6 +15,7 @@ const worker = {
   log,
   pass: (signal: AbortSignal) => runBulkPass({ ...deps, log: log.child({ pass: new Date().toISOString() }) }, signal),
   close: () => deps.close(),
+  shutdownGraceMs: config.shutdownGraceMs,
 };
 
 await exitIfServersTooOld({ sql: deps.sql, redis: deps.redis }, log);

@@ -1,5 +1,5 @@
 import { createBulkWorkerScripts } from '@books/core/bulk';
-import type { Config } from '@books/core/config';
+import type { BulkWorkerConfig } from '@books/core/config';
 import { createDb, type DbHandle } from '@books/core/db';
 import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { BulkDeps } from './jobs/drain-user.js';
 
 /** Builds the worker's dependencies from config: what main.ts and the tests both use. */
-export function createBulkDeps(config: Config, log: Logger): BulkDeps & { db: DbHandle; close(): Promise<void> } {
+export function createBulkDeps(config: BulkWorkerConfig, log: Logger): BulkDeps & { db: DbHandle; close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { max: config.bulk.concurrency + 1, applicationName: 'books-bulk-worker' });
   const redis: Redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'bulk-worker' });
   const keys = createRedisKeys(config.redisKeyPrefix);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type App, buildApp } from '@books/api';
-import { loadConfig } from '@books/core/config';
+import { loadBulkWorkerConfig } from '@books/core/config';
 import { createTestContext, type TestContext } from '@books/testing';
 import { pino } from 'pino';
 import { createBulkDeps } from '../src/wiring.js';
@@ -24,7 +24,7 @@ export async function startBulkHarness(label: string, env: Record<string, string
   await app.ready();
   const opened: BulkTestDeps[] = [];
   const replica = (extra: Record<string, string> = {}) => {
-    const deps = createBulkDeps(loadConfig({ ...ctx.env, ...extra }), silent);
+    const deps = createBulkDeps(loadBulkWorkerConfig({ ...ctx.env, ...extra }), silent);
     opened.push(deps);
     return deps;
   };

@@ -1,11 +1,11 @@
 // The report worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
-import { loadConfigOrExit } from '@books/core/config';
+import { loadReportWorkerConfigOrExit } from '@books/core/config';
 import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
 import { runOnce, runScheduled } from '@books/core/worker';
 import { runReportPass } from './jobs/report-pass.js';
 import { createReportDeps } from './wiring.js';
 
-const config = loadConfigOrExit(process.env);
+const config = loadReportWorkerConfigOrExit(process.env);
 
 const log = createLogger(config, 'report-worker');
 const deps = createReportDeps(config, log);
@@ -15,6 +15,7 @@ const worker = {
   log,
   pass: (signal: AbortSignal) => runReportPass({ ...deps, log: log.child({ pass: new Date().toISOString() }) }, signal),
   close: () => deps.close(),
+  shutdownGraceMs: config.shutdownGraceMs,
 };
 log.info({ smtp: `${config.smtp.host}:${config.smtp.port}`, pdfOutputDir: config.pdf.outputDir || null }, 'report worker starting');
 

@@ -1,5 +1,5 @@
 import { createReportScripts } from '@books/core/bulk';
-import type { Config } from '@books/core/config';
+import type { ReportWorkerConfig } from '@books/core/config';
 import { createDb } from '@books/core/db';
 import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import type { Logger } from 'pino';
@@ -10,7 +10,7 @@ import { createPdfRenderer } from './pdf/render-pool.js';
 export const SYSTEM_NAME = 'Books Service';
 
 /** Builds the worker's dependencies from config: what main.ts and the tests both use. */
-export function createReportDeps(config: Config, log: Logger): ReportDeps & { close(): Promise<void> } {
+export function createReportDeps(config: ReportWorkerConfig, log: Logger): ReportDeps & { close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { max: 2, applicationName: 'books-report-worker' });
   const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker' });
   const keys = createRedisKeys(config.redisKeyPrefix);

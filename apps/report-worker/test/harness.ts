@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type App, buildApp } from '@books/api';
 import { createBulkDeps, runBulkPass } from '@books/bulk-worker';
-import { loadConfig } from '@books/core/config';
+import { loadReportWorkerConfig } from '@books/core/config';
 import { createSmtpCatcher, createTestContext, type ReceivedMail, type SmtpCatcher, type TestContext } from '@books/testing';
 
 export { pdfText } from '@books/testing';
@@ -30,10 +30,10 @@ export async function startReportHarness(label: string, env: Record<string, stri
   const ctx = await createTestContext(label, { ...smtp.env, COMPANY_NAME: 'Acme Books Ltd', REPORT_MAX_ATTEMPTS: '3', ...env });
   const app = await buildApp(ctx.config, { logger: false });
   await app.ready();
-  const bulk = createBulkDeps(ctx.config, silent);
+  const bulk = createBulkDeps(ctx.bulkWorkerConfig, silent);
   const opened: ReportTestDeps[] = [];
   const replica = (extra: Record<string, string> = {}) => {
-    const deps = createReportDeps(loadConfig({ ...ctx.env, ...extra }), silent);
+    const deps = createReportDeps(loadReportWorkerConfig({ ...ctx.env, ...extra }), silent);
     opened.push(deps);
     return deps;
   };

@@ -1,9 +1,9 @@
 // `pnpm db:migrate`: creates the database if needed and applies pending migrations.
-import { loadConfigOrExit } from './config/load.js';
+import { loadMigrateConfigOrExit } from './config/processes.js';
 import { ensureDatabase, runMigrations } from './db/migrate.js';
 import { createLogger } from './runtime/logger.js';
 
-const config = loadConfigOrExit(process.env);
+const config = loadMigrateConfigOrExit(process.env);
 const log = createLogger(config, 'migrate');
 try {
   if (await ensureDatabase(config.databaseUrl)) log.info('created the database');

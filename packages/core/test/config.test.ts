@@ -1,49 +1,95 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, EnvSchema, loadConfig } from '../src/config/load.js';
+import { ConfigError } from '../src/config/env.js';
+import {
+  EnvSchema,
+  loadApiConfig,
+  loadBulkWorkerConfig,
+  loadMigrateConfig,
+  loadReportWorkerConfig,
+  variablesByProcess,
+} from '../src/config/processes.js';
 
-const fail = (env: Record<string, string>) => {
+const loaders = { api: loadApiConfig, 'bulk-worker': loadBulkWorkerConfig, 'report-worker': loadReportWorkerConfig };
+
+// A variable's error is checked through a process that reads it.
+const loaderFor = (name: string) => {
+  for (const [process, variables] of Object.entries(variablesByProcess)) {
+    if (name in variables) return loaders[process as keyof typeof loaders];
+  }
+  throw new Error(`no process reads ${name}`);
+};
+
+const fail = (env: Record<string, string>, load = loaderFor(Object.keys(env)[0] ?? '')) => {
   try {
-    loadConfig(env);
+    load(env);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as Error).message;
   }
-  throw new Error('expected loadConfig to throw');
+  throw new Error('expected the loader to throw');
 };
 
-describe('loadConfig', () => {
-  it('applies the seed defaults', () => {
-    const config = loadConfig({});
-    expect(config).toMatchObject({
+describe('the per-process config loaders', () => {
+  it('apply the seed defaults', () => {
+    expect(loadApiConfig({})).toMatchObject({
       port: 3002,
       nodeEnv: 'development',
       redisKeyPrefix: '',
       jwt: { expiresIn: '24h', expiresInMs: 86_400_000, insecureDevSecret: true },
-      smtp: { port: 587, secure: false },
-      pdf: { cleanupAfterSend: true },
-      company: { name: 'Books Management Inc.' },
-      bulk: { cron: '0 */2 * * * *' },
+      bulk: { cron: '0 */2 * * * *', recordTtlSeconds: 7 * 86_400 },
       report: { cron: '0 */5 * * * *' },
       cacheTtlSeconds: 300,
       rateLimit: { max: 100, windowMs: 900_000 },
+      shutdownGraceMs: 10_000,
+    });
+    expect(loadBulkWorkerConfig({})).toMatchObject({
+      nodeEnv: 'development',
+      bulk: { cron: '0 */2 * * * *', chunkSize: 2000, leaseMs: 60_000, recordTtlSeconds: 7 * 86_400 },
+      cacheTtlSeconds: 300,
+      shutdownGraceMs: 20_000,
+    });
+    expect(loadReportWorkerConfig({})).toMatchObject({
+      smtp: { port: 587, secure: false },
+      pdf: { cleanupAfterSend: true },
+      company: { name: 'Books Management Inc.' },
+      report: { cron: '0 */5 * * * *', timeZone: 'UTC' },
+      bulk: { recordTtlSeconds: 7 * 86_400 },
+      shutdownGraceMs: 20_000,
+    });
+    expect(loadMigrateConfig({})).toEqual({
+      nodeEnv: 'development',
+      logLevel: 'info',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/books',
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisKeyPrefix: '',
     });
   });
 
-  it('converts and validates values, with a cron pattern winning over the interval', () => {
-    const config = loadConfig({
+  it('convert and validate values, with a cron pattern winning over the interval', () => {
+    const env = {
       PORT: '8080',
       SMTP_SECURE: 'true',
       BULK_PROCESSING_INTERVAL: '3',
       REPORT_CRON: '*/10 * * * * *',
       ADMIN_EMAILS: 'Boss@Example.com, ops@example.com',
       TRUST_PROXY: '10.0.0.0/8',
-    });
-    expect(config.port).toBe(8080);
-    expect(config.smtp.secure).toBe(true);
-    expect(config.bulk.cron).toBe('0 */3 * * * *');
-    expect(config.report.cron).toBe('*/10 * * * * *');
-    expect(config.adminEmails).toEqual(['boss@example.com', 'ops@example.com']);
-    expect(config.trustProxy).toEqual(['10.0.0.0/8']);
+    };
+    const api = loadApiConfig(env);
+    expect(api.port).toBe(8080);
+    expect(api.bulk.cron).toBe('0 */3 * * * *');
+    expect(api.report.cron).toBe('*/10 * * * * *');
+    expect(api.adminEmails).toEqual(['boss@example.com', 'ops@example.com']);
+    expect(api.trustProxy).toEqual(['10.0.0.0/8']);
+    expect(loadBulkWorkerConfig(env).bulk.cron).toBe('0 */3 * * * *');
+    const report = loadReportWorkerConfig(env);
+    expect(report.smtp.secure).toBe(true);
+    expect(report.report.cron).toBe('*/10 * * * * *');
+  });
+
+  it("ignore another process's variables, even invalid ones", () => {
+    expect(loadBulkWorkerConfig({ PORT: 'abc', SMTP_SECURE: 'maybe', REPORT_CRON: 'nope' }).bulk.chunkSize).toBe(2000);
+    expect(loadReportWorkerConfig({ BULK_CHUNK_SIZE: '0', JWT_EXPIRES_IN: 'forever' }).report.concurrency).toBe(4);
+    expect(loadApiConfig({ BULK_CONCURRENCY: '1000', SMTP_PORT: '0' }).port).toBe(3002);
   });
 
   it.each([
@@ -77,10 +123,16 @@ describe('loadConfig', () => {
     }
   });
 
-  it('requires a JWT_SECRET of 32 characters or more in production only', () => {
-    expect(fail({ NODE_ENV: 'production' })).toMatch(/JWT_SECRET must be a secret of at least 32 characters/);
-    expect(fail({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toMatch(/got 5 characters/);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).jwt.insecureDevSecret).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'short' }).jwt.secret).toBe('short');
+  it('makes the API require a JWT_SECRET of 32 characters or more in production only', () => {
+    expect(fail({ NODE_ENV: 'production' }, loadApiConfig)).toMatch(/JWT_SECRET must be a secret of at least 32 characters/);
+    expect(fail({ NODE_ENV: 'production', JWT_SECRET: 'short' }, loadApiConfig)).toMatch(/got 5 characters/);
+    expect(loadApiConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).jwt.insecureDevSecret).toBe(false);
+    expect(loadApiConfig({ NODE_ENV: 'test', JWT_SECRET: 'short' }).jwt.secret).toBe('short');
+  });
+
+  it('lets both workers and the migrations start in production without JWT_SECRET, which only the API reads', () => {
+    expect(loadBulkWorkerConfig({ NODE_ENV: 'production' }).nodeEnv).toBe('production');
+    expect(loadReportWorkerConfig({ NODE_ENV: 'production' }).nodeEnv).toBe('production');
+    expect(loadMigrateConfig({ NODE_ENV: 'production' }).nodeEnv).toBe('production');
   });
 });

@@ -1,5 +1,12 @@
 // One call gives a test file its own database, Redis namespace and validated config.
-import { type Config, loadConfig } from '@books/core/config';
+import {
+  type ApiConfig,
+  type BulkWorkerConfig,
+  loadApiConfig,
+  loadBulkWorkerConfig,
+  loadReportWorkerConfig,
+  type ReportWorkerConfig,
+} from '@books/core/config';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
 import { createTestNamespace, type TestNamespace } from './redis.js';
@@ -9,7 +16,10 @@ export interface TestContext {
   namespace: TestNamespace;
   /** The environment a process under test would get. */
   env: Record<string, string>;
-  config: Config;
+  /** The API's config, as its server.ts would load it from `env`. */
+  config: ApiConfig;
+  bulkWorkerConfig: BulkWorkerConfig;
+  reportWorkerConfig: ReportWorkerConfig;
   /** Drops the database and the namespace's keys. */
   cleanup(): Promise<void>;
 }
@@ -34,7 +44,9 @@ export async function createTestContext(label: string, overrides: Record<string,
     database,
     namespace,
     env,
-    config: loadConfig(env),
+    config: loadApiConfig(env),
+    bulkWorkerConfig: loadBulkWorkerConfig(env),
+    reportWorkerConfig: loadReportWorkerConfig(env),
     async cleanup() {
       await Promise.allSettled([database.drop(), namespace.clean()]);
     },

@@ -1,7 +1,7 @@
 // Postgres and Redis clients for the app's lifetime, closed in onClose. Redis is optional at
 // run time: the app starts and serves from Postgres while it is unreachable.
 import type { BooksCache } from '@books/core/cache';
-import type { Config } from '@books/core/config';
+import type { ApiConfig } from '@books/core/config';
 import { createDb, type Database } from '@books/core/db';
 import { createRedisClient, createRedisKeys, type RedisKeys, waitForRedis } from '@books/core/redis';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +12,7 @@ import { createGuardedBooksCache } from '../services/guarded-books-cache.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    config: Config;
+    config: ApiConfig;
     db: Database;
     sql: Sql;
     redis: Redis;
@@ -22,7 +22,7 @@ declare module 'fastify' {
 }
 
 export default fp(
-  async function datastores(app: FastifyInstance, opts: { config: Config }) {
+  async function datastores(app: FastifyInstance, opts: { config: ApiConfig }) {
     const { config } = opts;
     const pg = createDb(config.databaseUrl, { applicationName: 'books-api' });
     // Auto-pipelining: the commands of concurrent requests (rate limit, cache page, identity) leave

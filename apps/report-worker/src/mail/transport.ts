@@ -1,11 +1,11 @@
 // One pooled SMTP transport for the worker's lifetime, built from config. nodemailer never
 // retries a failed send: retries and backoff are the report job's.
-import type { Config } from '@books/core/config';
+import type { SmtpConfig } from '@books/core/config';
 import nodemailer from 'nodemailer';
 
 export type Mailer = ReturnType<typeof createMailTransport>;
 
-export function createMailTransport(smtp: Config['smtp']) {
+export function createMailTransport(smtp: SmtpConfig) {
   return nodemailer.createTransport({
     pool: true,
     host: smtp.host,

@@ -1,3 +1,5 @@
-// Configuration: the only code that reads environment variables.
+// Configuration: the only code that reads environment variables. One loader per process.
 export * from './duration.js';
-export * from './load.js';
+export { ConfigError, type EnvOf } from './env.js';
+export type { DatastoresConfig, LoggingConfig, SmtpConfig } from './fragments.js';
+export * from './processes.js';

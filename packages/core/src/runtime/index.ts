@@ -1,3 +1,4 @@
-// What every process shares at run time: the logger and the check of the servers' versions.
+// What every process shares at run time: the logger, the check of the servers' versions, shutdown.
 export * from './logger.js';
 export * from './server-versions.js';
+export * from './shutdown.js';

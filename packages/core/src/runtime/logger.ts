@@ -1,5 +1,5 @@
 import { type Logger, type LoggerOptions, pino } from 'pino';
-import type { Config } from '../config/load.js';
+import type { LoggingConfig } from '../config/fragments.js';
 
 /** Paths pino blanks out wherever they appear: no password, token or secret reaches a log line. */
 export const redactPaths = [
@@ -16,7 +16,7 @@ export const redactPaths = [
   'config.jwt.secret',
 ];
 
-export function loggerOptions(config: Pick<Config, 'logLevel'>, service: string): LoggerOptions {
+export function loggerOptions(config: Pick<LoggingConfig, 'logLevel'>, service: string): LoggerOptions {
   return {
     level: config.logLevel,
     base: { service },
@@ -25,6 +25,6 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>, service: string)
   };
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>, service: string): Logger {
+export function createLogger(config: Pick<LoggingConfig, 'logLevel'>, service: string): Logger {
   return pino(loggerOptions(config, service));
 }

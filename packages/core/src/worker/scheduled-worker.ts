@@ -2,6 +2,7 @@
 // caught), `--once`, and a bounded shutdown that lets the current pass hand its work back.
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
+import { onShutdown } from '../runtime/shutdown.js';
 
 export interface ScheduledWorker {
   name: string;
@@ -11,7 +12,8 @@ export interface ScheduledWorker {
   pass(signal: AbortSignal): Promise<unknown>;
   /** Closes the worker's clients. */
   close(): Promise<void>;
-  shutdownTimeoutMs?: number;
+  /** SHUTDOWN_GRACE_SECONDS: how long a stop may take before the process exits anyway. */
+  shutdownGraceMs: number;
 }
 
 /** `--once`: one pass, then close. Resolves to the process exit code. */
@@ -57,34 +59,19 @@ export function runScheduled(worker: ScheduledWorker): void {
   );
   log.info({ cron: worker.cron, nextRun: job.nextRun()?.toISOString() }, `${worker.name} scheduled`);
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping: no new passes; the current one hands back its work');
-    job.stop();
-    abort.abort();
-    const timeout = setTimeout(() => {
-      log.error('shutdown took too long; exiting anyway (leases expire and another worker resumes)');
-      process.exit(1);
-    }, worker.shutdownTimeoutMs ?? 20_000);
-    timeout.unref();
-    Promise.resolve(current)
-      .catch(() => {})
-      .then(() => worker.close())
-      .then(
-        () => {
-          log.info('stopped');
-          process.exit(0);
-        },
-        (err) => {
-          log.error({ err }, 'error while closing');
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  onShutdown({
+    log,
+    graceMs: worker.shutdownGraceMs,
+    stopping: 'no new passes; the current one hands back its work',
+    ifTooLong: 'leases expire and another worker resumes',
+    async close() {
+      job.stop();
+      abort.abort();
+      // A failed pass was already logged by croner's `catch`; what matters now is that it ended.
+      await Promise.resolve(current).catch(() => {});
+      await worker.close();
+    },
+  });
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time; results in input order. */

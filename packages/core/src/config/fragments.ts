@@ -1,0 +1,221 @@
+// The variables, grouped by what reads them. Each process's loader (processes.ts) is built from
+// the fragments it needs, so no process validates, or refuses to start over, a variable it never reads.
+import { Cron } from 'croner';
+import Type from 'typebox';
+import { parseDuration } from './duration.js';
+import { Bool, ConfigError, Duration, type EnvOf, Int, Str, splitList } from './env.js';
+
+export const LoggingEnv = {
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
+    default: 'development',
+    description: 'one of development, test, production',
+  }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info', description: 'a pino level: fatal, error, warn, info, debug, trace or silent' },
+  ),
+};
+export const readLogging = (e: EnvOf<typeof LoggingEnv>) => ({
+  nodeEnv: e.NODE_ENV,
+  logLevel: e.LOG_LEVEL as string,
+});
+export type LoggingConfig = ReturnType<typeof readLogging>;
+
+export const DatastoresEnv = {
+  DATABASE_URL: Type.String({
+    pattern: '^postgres(ql)?://',
+    default: 'postgres://postgres@127.0.0.1:5432/books',
+    description: 'a postgres:// connection URL',
+  }),
+  REDIS_URL: Type.String({
+    pattern: '^rediss?://',
+    default: 'redis://127.0.0.1:6379',
+    description: 'a redis:// or rediss:// URL',
+  }),
+  REDIS_KEY_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9:_.-]*$',
+    default: '',
+    description: 'a key namespace of letters, digits and : _ . - (may be empty)',
+  }),
+};
+export const readDatastores = (e: EnvOf<typeof DatastoresEnv>) => ({
+  databaseUrl: e.DATABASE_URL,
+  redisUrl: e.REDIS_URL,
+  redisKeyPrefix: e.REDIS_KEY_PREFIX,
+});
+export type DatastoresConfig = ReturnType<typeof readDatastores>;
+
+/** The grace a process gets between a stop signal and a forced exit; its default differs per process. */
+export const shutdownEnv = (defaultSeconds: number) => ({
+  SHUTDOWN_GRACE_SECONDS: Int(defaultSeconds, 1, 3600, 'seconds a stopping process may take to finish its work before it exits anyway'),
+});
+export const readShutdown = (e: { SHUTDOWN_GRACE_SECONDS: number }) => ({ shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000 });
+
+// The schedules: each worker runs its own; the API reads both to estimate when a request is done.
+export const BulkScheduleEnv = {
+  BULK_PROCESSING_INTERVAL: Int(2, 1, 59, 'whole minutes between bulk passes (use BULK_CRON for other schedules)'),
+  BULK_CRON: Str('', 'a croner pattern (seconds allowed); wins over BULK_PROCESSING_INTERVAL'),
+};
+export const readBulkCron = (e: { BULK_PROCESSING_INTERVAL: number; BULK_CRON: string }) =>
+  checkedCron('BULK_CRON', e.BULK_CRON) || `0 */${e.BULK_PROCESSING_INTERVAL} * * * *`;
+
+export const ReportScheduleEnv = {
+  REPORT_GENERATION_INTERVAL: Int(5, 1, 59, 'whole minutes between report passes (use REPORT_CRON for other schedules)'),
+  REPORT_CRON: Str('', 'a croner pattern (seconds allowed); wins over REPORT_GENERATION_INTERVAL'),
+};
+export const readReportCron = (e: { REPORT_GENERATION_INTERVAL: number; REPORT_CRON: string }) =>
+  checkedCron('REPORT_CRON', e.REPORT_CRON) || `0 */${e.REPORT_GENERATION_INTERVAL} * * * *`;
+
+// Read by every process that writes or prunes finished requests: the API (admin pruning) and both workers.
+export const RecordsEnv = {
+  BULK_RECORD_TTL_DAYS: Int(7, 1, 365, 'days a finished (completed or failed) request stays on record'),
+};
+export const readRecordTtlSeconds = (e: { BULK_RECORD_TTL_DAYS: number }) => e.BULK_RECORD_TTL_DAYS * 86_400;
+
+// Read by the API (it fills the cache) and the bulk worker (it invalidates it).
+export const CacheEnv = {
+  CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives'),
+};
+
+export const SmtpEnv = {
+  SMTP_HOST: Str('localhost', 'the SMTP server host name'),
+  SMTP_PORT: Int(587, 1, 65535, 'a TCP port number'),
+  SMTP_SECURE: Bool(false, 'true or false (true: implicit TLS, usually port 465; false: STARTTLS or plain)'),
+  SMTP_USER: Str('', 'the SMTP user name (empty for no authentication)'),
+  SMTP_PASS: Str('', 'the SMTP password'),
+  SMTP_CONNECTION_TIMEOUT_SECONDS: Int(10, 1, 300, 'seconds to wait for the mail server to accept a connection and greet'),
+  SMTP_SOCKET_TIMEOUT_SECONDS: Int(600, 1, 3600, 'seconds to wait for any answer of the mail server, the end of DATA included'),
+};
+export const readSmtp = (e: EnvOf<typeof SmtpEnv>) => ({
+  host: e.SMTP_HOST,
+  port: e.SMTP_PORT,
+  secure: e.SMTP_SECURE,
+  user: e.SMTP_USER,
+  pass: e.SMTP_PASS,
+  connectionTimeoutMs: e.SMTP_CONNECTION_TIMEOUT_SECONDS * 1000,
+  socketTimeoutMs: e.SMTP_SOCKET_TIMEOUT_SECONDS * 1000,
+});
+export type SmtpConfig = ReturnType<typeof readSmtp>;
+
+// What a report looks like and who sends it.
+export const ReportContentEnv = {
+  FROM_EMAIL: Type.String({ format: 'email', default: 'reports@books.local', description: 'an email address' }),
+  FROM_NAME: Str('Books Management System', 'the sender name shown in emails'),
+  PDF_OUTPUT_DIR: Str('', 'a directory to keep report PDFs in (empty: keep none on disk)'),
+  PDF_CLEANUP_AFTER_SEND: Bool(true, 'true or false'),
+  COMPANY_NAME: Str('Books Management Inc.', 'the company name printed on reports'),
+  COMPANY_ADDRESS: Str('123 Library Street, Book City, BC 12345', 'the company address printed on reports'),
+};
+export const readReportContent = (e: EnvOf<typeof ReportContentEnv>) => ({
+  mail: { fromEmail: e.FROM_EMAIL, fromName: e.FROM_NAME },
+  pdf: { outputDir: e.PDF_OUTPUT_DIR, cleanupAfterSend: e.PDF_CLEANUP_AFTER_SEND },
+  company: { name: e.COMPANY_NAME, address: e.COMPANY_ADDRESS },
+});
+
+export const BulkWorkerEnv = {
+  BULK_MAX_ATTEMPTS: Int(5, 1, 100, 'processing attempts before a bulk request is marked failed'),
+  BULK_CHUNK_SIZE: Int(2000, 1, 5000, 'books inserted per transaction by the bulk worker'),
+  BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once'),
+  BULK_LEASE_SECONDS: Int(60, 1, 3600, "seconds a worker holds a user's queue without renewing before another may take it"),
+  BULK_RETRY_BASE_SECONDS: Int(30, 1, 86_400, 'seconds before the first retry of a failed bulk attempt; doubles each time, capped at 30x'),
+};
+export const readBulkWorker = (e: EnvOf<typeof BulkWorkerEnv>) => ({
+  maxAttempts: e.BULK_MAX_ATTEMPTS,
+  chunkSize: e.BULK_CHUNK_SIZE,
+  concurrency: e.BULK_CONCURRENCY,
+  leaseMs: e.BULK_LEASE_SECONDS * 1000,
+  retryBaseMs: e.BULK_RETRY_BASE_SECONDS * 1000,
+});
+
+export const ReportWorkerEnv = {
+  REPORT_TIMEZONE: Type.String({ default: 'UTC', description: 'an IANA time zone such as UTC or Europe/Paris' }),
+  REPORT_CONCURRENCY: Int(4, 1, 64, 'users a report worker reports at once'),
+  REPORT_RENDER_THREADS: Int(1, 1, 8, 'PDF render threads per report worker (each costs ~100 MB)'),
+  REPORT_RETRY_BASE_SECONDS: Int(60, 1, 86_400, 'seconds before the first retry of a failed report; doubles each time, capped at 30x'),
+  REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed'),
+  REPORT_LEASE_SECONDS: Int(60, 3, 3600, "seconds a report worker holds a user's report without renewing before another may take it"),
+  REPORT_RENDER_TIMEOUT_SECONDS: Int(120, 1, 3600, 'seconds one PDF render may take before it is abandoned'),
+};
+export const readReportWorker = (e: EnvOf<typeof ReportWorkerEnv>) => {
+  if (!isValidTimeZone(e.REPORT_TIMEZONE)) {
+    throw new ConfigError(
+      `Invalid configuration: REPORT_TIMEZONE must be an IANA time zone such as UTC or Europe/Paris (got ${JSON.stringify(e.REPORT_TIMEZONE)})`,
+    );
+  }
+  return {
+    maxAttempts: e.REPORT_MAX_ATTEMPTS,
+    retryBaseMs: e.REPORT_RETRY_BASE_SECONDS * 1000,
+    timeZone: e.REPORT_TIMEZONE,
+    concurrency: e.REPORT_CONCURRENCY,
+    renderThreads: e.REPORT_RENDER_THREADS,
+    leaseMs: e.REPORT_LEASE_SECONDS * 1000,
+    renderTimeoutMs: e.REPORT_RENDER_TIMEOUT_SECONDS * 1000,
+  };
+};
+
+export const ApiEnv = {
+  HOST: Str('0.0.0.0', 'the address the API listens on'),
+  PORT: Int(3002, 0, 65535, 'a TCP port number'),
+  JWT_SECRET: Type.String({ default: '', description: 'a secret of at least 32 characters' }),
+  JWT_EXPIRES_IN: Duration('24h', 'a duration such as 15m, 24h or 7d'),
+  BULK_MAX_BOOKS: Int(10_000, 1, 50_000, 'the most books one POST /books/bulk may carry'),
+  BULK_BODY_LIMIT: Int(16 * 1_048_576, 1024, 1_073_741_824, 'the largest POST /books/bulk body in bytes'),
+  ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),
+  RATE_LIMIT_MAX: Int(100, 1, 10_000_000, 'requests allowed per window and client IP'),
+  RATE_LIMIT_WINDOW: Duration('15m', 'a duration such as 60s or 15m'),
+  AUTH_RATE_LIMIT_MAX: Int(20, 1, 10_000_000, 'requests to /auth/* allowed per window and client IP'),
+  CORS_ORIGINS: Str('', 'a comma-separated list of allowed origins, or * (empty: no cross-origin access)'),
+  TRUST_PROXY: Str('', 'a comma-separated list of proxy addresses or CIDRs to trust (empty: none)'),
+  BODY_LIMIT: Int(1_048_576, 1024, 1_073_741_824, 'the largest request body in bytes'),
+};
+
+// Only for local development and tests, so that `pnpm start` works with no .env at all.
+const DEV_JWT_SECRET = 'insecure-development-secret-do-not-use-in-production';
+
+export const readJwt = (e: { NODE_ENV: LoggingConfig['nodeEnv']; JWT_SECRET: string; JWT_EXPIRES_IN: string }) => {
+  const isDevLike = e.NODE_ENV === 'development' || e.NODE_ENV === 'test';
+  if (!isDevLike && e.JWT_SECRET.length < 32) {
+    throw new ConfigError(
+      `Invalid configuration: JWT_SECRET must be a secret of at least 32 characters when NODE_ENV is ${e.NODE_ENV} (got ${e.JWT_SECRET.length} characters)`,
+    );
+  }
+  return {
+    secret: e.JWT_SECRET || DEV_JWT_SECRET,
+    expiresIn: e.JWT_EXPIRES_IN,
+    expiresInMs: parseDuration(e.JWT_EXPIRES_IN),
+    insecureDevSecret: e.JWT_SECRET === '',
+  };
+};
+
+export const readApiLists = (e: { ADMIN_EMAILS: string; CORS_ORIGINS: string; TRUST_PROXY: string }) => ({
+  adminEmails: splitList(e.ADMIN_EMAILS).map((email) => email.toLowerCase()),
+  corsOrigins: splitList(e.CORS_ORIGINS),
+  trustProxy: splitList(e.TRUST_PROXY),
+});
+
+function checkedCron(name: string, pattern: string): string {
+  if (pattern && !isValidCron(pattern)) {
+    throw new ConfigError(
+      `Invalid configuration: ${name} must be a croner pattern such as "*/2 * * * *" or "*/5 * * * * *" (got ${JSON.stringify(pattern)})`,
+    );
+  }
+  return pattern;
+}
+
+function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isValidCron(pattern: string): boolean {
+  try {
+    new Cron(pattern, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}

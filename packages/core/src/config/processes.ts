@@ -1,0 +1,142 @@
+// One loader per process, each built from the fragments that process reads: a worker starts
+// without the API's JWT_SECRET, and the API does not validate the workers' knobs.
+import Type from 'typebox';
+import { parseDuration } from './duration.js';
+import { orExit, readEnv } from './env.js';
+import {
+  ApiEnv,
+  BulkScheduleEnv,
+  BulkWorkerEnv,
+  CacheEnv,
+  DatastoresEnv,
+  LoggingEnv,
+  RecordsEnv,
+  ReportContentEnv,
+  ReportScheduleEnv,
+  ReportWorkerEnv,
+  readApiLists,
+  readBulkCron,
+  readBulkWorker,
+  readDatastores,
+  readJwt,
+  readLogging,
+  readRecordTtlSeconds,
+  readReportContent,
+  readReportCron,
+  readReportWorker,
+  readShutdown,
+  readSmtp,
+  SmtpEnv,
+  shutdownEnv,
+} from './fragments.js';
+
+type Source = Record<string, string | undefined>;
+
+// The API's grace covers requests in flight; a worker's covers handing back a pass's work.
+const API_SHUTDOWN_GRACE_SECONDS = 10;
+const WORKER_SHUTDOWN_GRACE_SECONDS = 20;
+
+const ApiVariables = {
+  ...LoggingEnv,
+  ...DatastoresEnv,
+  ...ApiEnv,
+  ...CacheEnv,
+  ...RecordsEnv,
+  ...BulkScheduleEnv,
+  ...ReportScheduleEnv,
+  ...shutdownEnv(API_SHUTDOWN_GRACE_SECONDS),
+};
+
+export function loadApiConfig(source: Source) {
+  const e = readEnv(ApiVariables, source);
+  return {
+    ...readLogging(e),
+    ...readDatastores(e),
+    ...readShutdown(e),
+    host: e.HOST,
+    port: e.PORT,
+    jwt: readJwt(e),
+    bulk: {
+      cron: readBulkCron(e),
+      maxBooks: e.BULK_MAX_BOOKS,
+      bodyLimit: e.BULK_BODY_LIMIT,
+      recordTtlSeconds: readRecordTtlSeconds(e),
+    },
+    report: { cron: readReportCron(e) },
+    ...readApiLists(e),
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: parseDuration(e.RATE_LIMIT_WINDOW), authMax: e.AUTH_RATE_LIMIT_MAX },
+    bodyLimit: e.BODY_LIMIT,
+  };
+}
+export type ApiConfig = ReturnType<typeof loadApiConfig>;
+
+const BulkWorkerVariables = {
+  ...LoggingEnv,
+  ...DatastoresEnv,
+  ...BulkScheduleEnv,
+  ...BulkWorkerEnv,
+  ...RecordsEnv,
+  ...CacheEnv,
+  ...shutdownEnv(WORKER_SHUTDOWN_GRACE_SECONDS),
+};
+
+export function loadBulkWorkerConfig(source: Source) {
+  const e = readEnv(BulkWorkerVariables, source);
+  return {
+    ...readLogging(e),
+    ...readDatastores(e),
+    ...readShutdown(e),
+    bulk: { cron: readBulkCron(e), ...readBulkWorker(e), recordTtlSeconds: readRecordTtlSeconds(e) },
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+  };
+}
+export type BulkWorkerConfig = ReturnType<typeof loadBulkWorkerConfig>;
+
+const ReportWorkerVariables = {
+  ...LoggingEnv,
+  ...DatastoresEnv,
+  ...ReportScheduleEnv,
+  ...ReportWorkerEnv,
+  ...ReportContentEnv,
+  ...SmtpEnv,
+  ...RecordsEnv,
+  ...shutdownEnv(WORKER_SHUTDOWN_GRACE_SECONDS),
+};
+
+export function loadReportWorkerConfig(source: Source) {
+  const e = readEnv(ReportWorkerVariables, source);
+  return {
+    ...readLogging(e),
+    ...readDatastores(e),
+    ...readShutdown(e),
+    report: { cron: readReportCron(e), ...readReportWorker(e) },
+    bulk: { recordTtlSeconds: readRecordTtlSeconds(e) },
+    smtp: readSmtp(e),
+    ...readReportContent(e),
+  };
+}
+export type ReportWorkerConfig = ReturnType<typeof loadReportWorkerConfig>;
+
+/** `pnpm db:migrate` needs only where the database is and how to log. */
+export function loadMigrateConfig(source: Source) {
+  const e = readEnv({ ...LoggingEnv, ...DatastoresEnv }, source);
+  return { ...readLogging(e), ...readDatastores(e) };
+}
+export type MigrateConfig = ReturnType<typeof loadMigrateConfig>;
+
+/** For entry files: the config, or one line on stderr naming the bad variable and exit code 1. */
+export const loadApiConfigOrExit = (source: Source) => orExit(loadApiConfig, source);
+export const loadBulkWorkerConfigOrExit = (source: Source) => orExit(loadBulkWorkerConfig, source);
+export const loadReportWorkerConfigOrExit = (source: Source) => orExit(loadReportWorkerConfig, source);
+export const loadMigrateConfigOrExit = (source: Source) => orExit(loadMigrateConfig, source);
+
+/** Every variable any process reads, with the processes that read it: for the docs and the tests. */
+export const variablesByProcess = {
+  api: ApiVariables,
+  'bulk-worker': BulkWorkerVariables,
+  'report-worker': ReportWorkerVariables,
+} as const;
+
+/** The union of every process's variables (a process's own default wins where they differ). */
+export const EnvSchema = Type.Object({ ...ReportWorkerVariables, ...BulkWorkerVariables, ...ApiVariables });
