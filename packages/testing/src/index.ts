@@ -1,6 +1,7 @@
 export * from './context.js';
 export * from './database.js';
 export * from './env.js';
+export * from './finished-import.js';
 export * from './http.js';
 export * from './pdf.js';
 export * from './private-postgres.js';

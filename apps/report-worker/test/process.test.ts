@@ -1,0 +1,72 @@
+// The real apps/report-worker process, on a seconds-level schedule, sending to a real SMTP server.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { readReportStatus } from '@books/core/bulk';
+import { createDb, type DbHandle } from '@books/core/db';
+import { createRedisKeys } from '@books/core/redis';
+import {
+  createSmtpCatcher,
+  createTestContext,
+  finishImport,
+  insertUser,
+  type SmtpCatcher,
+  type TestContext,
+  testEnv,
+} from '@books/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+let ctx: TestContext;
+let smtp: SmtpCatcher;
+let handle: DbHandle;
+let redis: Redis;
+let worker: ChildProcess | undefined;
+let output = '';
+beforeAll(async () => {
+  smtp = await createSmtpCatcher();
+  await smtp.start();
+  ctx = await createTestContext('report-process', smtp.env);
+  handle = createDb(ctx.database.url, { max: 2 });
+  redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
+});
+afterAll(async () => {
+  worker?.kill('SIGKILL');
+  redis?.disconnect();
+  await handle?.close();
+  await smtp?.stop();
+  await ctx?.cleanup();
+});
+
+it('the report-worker process mails a finished import on its schedule, clears the status and stops cleanly on SIGTERM', async () => {
+  const keys = createRedisKeys(ctx.namespace.prefix);
+  const user = await insertUser(handle.db);
+  await finishImport({ db: handle.db, redis, keys }, user.id, [
+    { title: 'Process volume 1', author: 'A' },
+    { title: 'Process volume 2', author: 'B' },
+    { title: 'No author at all' },
+  ]);
+  expect(await readReportStatus(redis, keys, user.id)).not.toBeNull();
+
+  worker = spawn(process.execPath, [main], {
+    env: { ...ctx.env, REPORT_CRON: '*/1 * * * * *', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  worker.stdout?.on('data', (chunk) => (output += chunk));
+  worker.stderr?.on('data', (chunk) => (output += chunk));
+
+  await expect
+    .poll(() => smtp.messages.filter((m) => m.envelope.to.includes(user.email)).length, { timeout: 20_000, interval: 250 })
+    .toBe(1);
+  const [mail] = smtp.messages.filter((m) => m.envelope.to.includes(user.email));
+  expect(mail!.parsed.subject).toBe('Your book import: 2 of 3 added, 1 failed');
+  expect(mail!.parsed.attachments.some((a) => a.contentType === 'application/pdf' && a.content.length > 0)).toBe(true);
+  await expect.poll(() => readReportStatus(redis, keys, user.id), { timeout: 10_000, interval: 250 }).toBeNull();
+  expect(await redis.exists(keys.bulkStatus(user.id))).toBe(0);
+  expect(output).toContain('report-worker scheduled');
+
+  const exited = new Promise<number | null>((resolve) => worker?.once('exit', (code) => resolve(code)));
+  worker.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  expect(output).toContain('stopped');
+});
