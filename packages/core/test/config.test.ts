@@ -41,6 +41,9 @@ describe('the per-process config loaders', () => {
       cacheTtlSeconds: 300,
       rateLimit: { max: 100, windowMs: 900_000 },
       shutdownGraceMs: 10_000,
+      healthCheckTimeoutMs: 1000,
+      redisStartWaitMs: 2000,
+      cacheDebtPollMs: 1000,
     });
     expect(loadBulkWorkerConfig({})).toMatchObject({
       nodeEnv: 'development',

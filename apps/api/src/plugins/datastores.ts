@@ -35,9 +35,12 @@ export default fp(
     app.decorate('sql', pg.sql);
     app.decorate('redis', redis);
     app.decorate('keys', keys);
-    const booksCache = createGuardedBooksCache({ redis, keys, ttlSeconds: config.cacheTtlSeconds, db: pg.db, log: app.log });
+    const booksCache = createGuardedBooksCache(
+      { redis, keys, ttlSeconds: config.cacheTtlSeconds, db: pg.db, log: app.log },
+      config.cacheDebtPollMs,
+    );
     app.decorate('booksCache', booksCache);
-    if (!(await waitForRedis(redis, 2000))) {
+    if (!(await waitForRedis(redis, config.redisStartWaitMs))) {
       app.log.warn('redis is not reachable yet: serving from Postgres, rate limits not enforced, until it is');
     }
     // Reads the cache debts other replicas recorded before this one trusts the cache (and polls them).

@@ -167,6 +167,9 @@ export const ApiEnv = {
   CORS_ORIGINS: Str('', 'a comma-separated list of allowed origins, or * (empty: no cross-origin access)'),
   TRUST_PROXY: Str('', 'a comma-separated list of proxy addresses or CIDRs to trust (empty: none)'),
   BODY_LIMIT: Int(1_048_576, 1024, 1_073_741_824, 'the largest request body in bytes'),
+  HEALTH_CHECK_TIMEOUT_SECONDS: Int(1, 1, 60, 'seconds /health waits for Postgres or Redis to answer before calling it down'),
+  REDIS_START_WAIT_SECONDS: Int(2, 1, 300, 'seconds the API waits for Redis at start-up before starting without it'),
+  CACHE_DEBT_POLL_SECONDS: Int(1, 1, 60, "seconds between an API replica's reads of the book-cache invalidations Redis missed"),
 };
 
 // Only for local development and tests, so that `pnpm start` works with no .env at all.

@@ -67,6 +67,9 @@ export function loadApiConfig(source: Source) {
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: parseDuration(e.RATE_LIMIT_WINDOW), authMax: e.AUTH_RATE_LIMIT_MAX },
     bodyLimit: e.BODY_LIMIT,
+    healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_SECONDS * 1000,
+    redisStartWaitMs: e.REDIS_START_WAIT_SECONDS * 1000,
+    cacheDebtPollMs: e.CACHE_DEBT_POLL_SECONDS * 1000,
   };
 }
 export type ApiConfig = ReturnType<typeof loadApiConfig>;

@@ -3,8 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger } from 'fastify';
 import Type, { type Static } from 'typebox';
 
-const CHECK_TIMEOUT_MS = 1000;
-
 // The route is unauthenticated: a reason from this fixed list, never the driver's message (it names
 // hosts, ports and users). Operators get the real error in the log, once per change of state.
 const ReasonSchema = Type.Union([Type.Literal('unreachable'), Type.Literal('timed out')]);
@@ -27,7 +25,7 @@ const ProbeSchema = Type.Object({ success: Type.Boolean(), status: Type.String()
 class CheckTimeout extends Error {}
 
 /** Runs one check with a deadline; logs the real error when the dependency goes down or its reason changes, and when it is back. */
-function healthCheck(name: string, check: () => Promise<unknown>, log: FastifyBaseLogger) {
+function healthCheck(name: string, check: () => Promise<unknown>, log: FastifyBaseLogger, timeoutMs: number) {
   let last: Dependency['status'] | Reason = 'up';
   const settle = (state: Dependency['status'] | Reason, err?: unknown) => {
     if (state === last) return;
@@ -42,7 +40,7 @@ function healthCheck(name: string, check: () => Promise<unknown>, log: FastifyBa
       await Promise.race([
         check(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new CheckTimeout(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+          timer = setTimeout(() => reject(new CheckTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
       settle('up');
@@ -63,8 +61,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onClose', async () => {
     closing = true;
   });
-  const checkPostgres = healthCheck('postgres', () => app.sql`select 1`, app.log);
-  const checkRedis = healthCheck('redis', () => app.redis.ping(), app.log);
+  const checkPostgres = healthCheck('postgres', () => app.sql`select 1`, app.log, app.config.healthCheckTimeoutMs);
+  const checkRedis = healthCheck('redis', () => app.redis.ping(), app.log, app.config.healthCheckTimeoutMs);
 
   app.get(
     '',
