@@ -48,7 +48,7 @@ export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSig
     const requestIds = await redis.lrange(keys.bulkQueue(userId), 0, -1);
     for (const requestId of requestIds) {
       if (signal.aborted) break;
-      const record = await readBulkRequest(redis, keys, userId, requestId);
+      const record = await readBulkRequest(redis, keys, userId, requestId, log);
       if (!record || (record.stage !== 'queued' && record.stage !== 'processing')) {
         log.error({ userId, requestId, stage: record?.stage }, 'queue entry without a pending record; leaving it for an operator');
         continue;
@@ -108,7 +108,7 @@ async function processRequest(
       });
       if (!recorded) {
         // Someone recorded this chunk already (we were paused past our lease and got it back): resync.
-        const fresh = await readBulkRequest(redis, keys, userId, requestId);
+        const fresh = await readBulkRequest(redis, keys, userId, requestId, log);
         if (!fresh) throw new Error(`request ${requestId} disappeared while processing`);
         ({ nextItem: cursor, inserted, failed } = fresh);
         continue;

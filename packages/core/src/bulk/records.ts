@@ -3,33 +3,14 @@
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
 import type { RedisKeys } from '../redis/keys.js';
-import { BULK_STAGES, type BulkRequest, type BulkStage, type FailedItem, FailedItemSchema } from '../schemas/bulk.js';
+import { type BulkRecordHash, BulkRecordHashSchema, type BulkRequest, type FailedItem, FailedItemSchema } from '../schemas/bulk.js';
 
 /** The hash fields of `bulk_request:user:{id}:<requestId>`; every value is a string in Redis. */
-export interface BulkRecordFields {
-  requestId: string;
-  userId: string;
-  stage: BulkStage;
-  submitted: string;
-  queued: string;
-  inserted: string;
-  failed: string;
-  attempts: string;
-  queuedAt: string;
-  /** Index into the items list of the next item to insert (the worker's cursor). */
-  nextItem: string;
-  lastError?: string;
-  lastErrorCode?: string;
-  processingStartedAt?: string;
-  processedAt?: string;
-  durationMs?: string;
-  nextAttemptAt?: string;
-  failedAt?: string;
-  completedAt?: string;
-  reportMessageId?: string;
-  reportedAt?: string;
-  /** Why the report of a request that had already failed could not be delivered. */
-  reportError?: string;
+export type BulkRecordFields = BulkRecordHash;
+
+/** What a reader may tell about a hash it skipped (pino's and Fastify's loggers fit). */
+export interface RecordLogger {
+  warn(obj: object, msg: string): void;
 }
 
 export interface StoredBulkRequest extends BulkRequest {
@@ -43,23 +24,21 @@ const int = (value: string | undefined) => {
 };
 const opt = (value: string | undefined) => (value === undefined || value === '' ? null : value);
 
+const recordValidator = Compile(BulkRecordHashSchema);
+
 /** Converts a record hash; null when it is missing or not one of ours. */
 export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest | null {
-  const stage = hash.stage as BulkStage;
-  if (!hash.requestId || !hash.userId || !BULK_STAGES.includes(stage) || !hash.queuedAt) return null;
-  const counts = [hash.submitted, hash.queued, hash.inserted, hash.failed, hash.attempts, hash.nextItem].map(int);
-  if (counts.some((n) => n === null)) return null;
-  const [submitted, queued, inserted, failed, attempts, nextItem] = counts as number[];
+  if (!recordValidator.Check(hash)) return null;
   return {
     requestId: hash.requestId,
     userId: hash.userId,
-    stage,
-    submitted: submitted!,
-    queued: queued!,
-    inserted: inserted!,
-    failed: failed!,
-    attempts: attempts!,
-    nextItem: nextItem!,
+    stage: hash.stage,
+    submitted: Number(hash.submitted),
+    queued: Number(hash.queued),
+    inserted: Number(hash.inserted),
+    failed: Number(hash.failed),
+    attempts: Number(hash.attempts),
+    nextItem: Number(hash.nextItem),
     lastError: opt(hash.lastError),
     lastErrorCode: opt(hash.lastErrorCode),
     queuedAt: hash.queuedAt,
@@ -75,19 +54,33 @@ export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest
   };
 }
 
+/** Parses a hash read back; one that exists but fails its schema is logged and treated as absent. */
+function checkedRecord(hash: Record<string, string>, key: string, log?: RecordLogger): StoredBulkRequest | null {
+  const record = parseBulkRecord(hash);
+  if (!record && log && Object.keys(hash).length > 0) log.warn({ key }, 'bulk request record fails its schema; skipped');
+  return record;
+}
+
 /** The API's view of a record (without the worker's cursor and owner). */
 export function publicBulkRequest(record: StoredBulkRequest): BulkRequest {
   const { userId: _userId, nextItem: _nextItem, ...rest } = record;
   return rest;
 }
 
-export async function readBulkRequest(redis: Redis, keys: RedisKeys, userId: string, requestId: string): Promise<StoredBulkRequest | null> {
-  const record = parseBulkRecord(await redis.hgetall(keys.bulkRequest(userId, requestId)));
+export async function readBulkRequest(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  requestId: string,
+  log?: RecordLogger,
+): Promise<StoredBulkRequest | null> {
+  const key = keys.bulkRequest(userId, requestId);
+  const record = checkedRecord(await redis.hgetall(key), key, log);
   return record && record.userId === userId ? record : null;
 }
 
 /** All of a user's requests still on record, newest first; ids whose record expired are pruned. */
-export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: string): Promise<StoredBulkRequest[]> {
+export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: string, log?: RecordLogger): Promise<StoredBulkRequest[]> {
   const ids = await redis.zrevrange(keys.bulkHistory(userId), 0, -1);
   if (ids.length === 0) return [];
   const pipeline = redis.pipeline();
@@ -97,7 +90,7 @@ export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: st
   const expired: string[] = [];
   results.forEach(([err, hash], i) => {
     if (err) throw err;
-    const record = parseBulkRecord(hash as Record<string, string>);
+    const record = checkedRecord(hash as Record<string, string>, keys.bulkRequest(userId, ids[i] as string), log);
     if (record && record.userId === userId) records.push(record);
     else if (Object.keys(hash as object).length === 0) expired.push(ids[i] as string);
   });

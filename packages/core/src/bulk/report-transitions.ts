@@ -2,8 +2,10 @@
 // a report; a report covers the ones listed when it was built, and only those are removed, so
 // requests finished meanwhile wait for the next report.
 import type { Redis } from 'ioredis';
+import Compile from 'typebox/compile';
 import type { RedisKeys } from '../redis/keys.js';
 import { LeaseLostError } from '../redis/lease.js';
+import { ReportStatusHashSchema } from '../schemas/bulk.js';
 
 export interface ReportFailure {
   requestIds: string[];
@@ -90,9 +92,12 @@ export interface ReportStatus {
   reportId: string | null;
 }
 
+const statusValidator = Compile(ReportStatusHashSchema);
+
 export async function readReportStatus(redis: Redis, keys: RedisKeys, userId: string): Promise<ReportStatus | null> {
+  // An absent status, or one with nothing awaiting a report, fails the schema too: nothing to do.
   const hash = await redis.hgetall(keys.bulkStatus(userId));
-  if (hash.stage !== 'processed_awaiting_report' || !hash.requestIds) return null;
+  if (!statusValidator.Check(hash)) return null;
   const ids = (value: string | undefined) => (value ?? '').split(',').filter(Boolean);
   return {
     userId,

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { ErrorDetailSchema, Nullable, Timestamp } from './common.js';
 
-export const BULK_STAGES = ['queued', 'processing', 'processed_awaiting_report', 'completed', 'failed'] as const;
+/** The stages of a bulk request, listed here only; which may follow which is bulk/stage-machine.ts. */
 export const BulkStageSchema = Type.Union([
   Type.Literal('queued'),
   Type.Literal('processing'),
@@ -9,7 +9,8 @@ export const BulkStageSchema = Type.Union([
   Type.Literal('completed'),
   Type.Literal('failed'),
 ]);
-export type BulkStage = (typeof BULK_STAGES)[number];
+export type BulkStage = Static<typeof BulkStageSchema>;
+export const BULK_STAGES: readonly BulkStage[] = BulkStageSchema.anyOf.map((stage) => stage.const);
 
 /** The request body; items are checked one by one (an invalid item does not fail the request). */
 export const bulkSubmitBodySchema = (maxBooks: number) =>
@@ -126,3 +127,50 @@ export const QueuedItemSchema = Type.Object({
   }),
 });
 export type QueuedItem = Static<typeof QueuedItemSchema>;
+
+// Hashes written to Redis by one process and read back by another, described as read: every value
+// a string. bulk/records.ts and bulk/report-transitions.ts check them, then convert.
+const Count = Type.String({ pattern: '^[0-9]+$' });
+const Present = Type.String({ minLength: 1 });
+
+/** `bulk_request:user:{id}:<requestId>`: one request's record. */
+export const BulkRecordHashSchema = Type.Object({
+  requestId: Present,
+  userId: Present,
+  stage: BulkStageSchema,
+  submitted: Count,
+  queued: Count,
+  inserted: Count,
+  failed: Count,
+  attempts: Count,
+  queuedAt: Present,
+  /** Index into the items list of the next item to insert (the worker's cursor). */
+  nextItem: Count,
+  lastError: Type.Optional(Type.String()),
+  lastErrorCode: Type.Optional(Type.String()),
+  processingStartedAt: Type.Optional(Type.String()),
+  processedAt: Type.Optional(Type.String()),
+  durationMs: Type.Optional(Type.String()),
+  nextAttemptAt: Type.Optional(Type.String()),
+  failedAt: Type.Optional(Type.String()),
+  completedAt: Type.Optional(Type.String()),
+  reportMessageId: Type.Optional(Type.String()),
+  reportedAt: Type.Optional(Type.String()),
+  /** Why the report of a request that had already failed could not be delivered. */
+  reportError: Type.Optional(Type.String()),
+});
+export type BulkRecordHash = Static<typeof BulkRecordHashSchema>;
+
+/** `bulk_status:user:{id}`: the finished requests awaiting this user's report, as the report worker reads it. */
+export const ReportStatusHashSchema = Type.Object({
+  stage: Type.Literal('processed_awaiting_report'),
+  /** Comma-separated request ids. */
+  requestIds: Present,
+  reportAttempts: Type.Optional(Type.String()),
+  nextAttemptAt: Type.Optional(Type.String()),
+  sentReportId: Type.Optional(Type.String()),
+  sentMessageId: Type.Optional(Type.String()),
+  sentRequestIds: Type.Optional(Type.String()),
+  reportId: Type.Optional(Type.String()),
+});
+export type ReportStatusHash = Static<typeof ReportStatusHashSchema>;

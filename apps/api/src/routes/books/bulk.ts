@@ -113,7 +113,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.log.warn({ err, userId, requestId }, 'bulk submit answer was lost, but the request was stored');
         result = { requestId, created: true };
       }
-      const record = result.created ? null : await readBulkRequest(app.redis, app.keys, userId, result.requestId);
+      const record = result.created ? null : await readBulkRequest(app.redis, app.keys, userId, result.requestId, request.log);
       const processingAt = nextRun(config.bulk.cron, now);
       const reportAt = nextRun(config.report.cron, processingAt);
       request.log.info(
@@ -155,7 +155,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const userId = request.identity!.id;
       const { requestId } = request.params;
       const read = () =>
-        readBulkRequest(app.redis, app.keys, userId, requestId).catch((err) => {
+        readBulkRequest(app.redis, app.keys, userId, requestId, request.log).catch((err) => {
           throw queueUnreadable(err);
         });
       let record = await read();
@@ -184,7 +184,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const userId = request.identity!.id;
-      const records = await listBulkRequests(app.redis, app.keys, userId).catch((err) => {
+      const records = await listBulkRequests(app.redis, app.keys, userId, request.log).catch((err) => {
         throw queueUnreadable(err);
       });
       const latest = records[0];
