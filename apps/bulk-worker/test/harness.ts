@@ -1,6 +1,6 @@
 import { type App, buildApp } from '@books/api';
 import { loadConfig } from '@books/core/config';
-import { createTestContext, isbn13, silentLogger, type TestContext, type TestUser } from '@books/testing';
+import { createTestContext, silentLogger, type TestContext, type TestUser } from '@books/testing';
 import { createBulkDeps } from '../src/wiring.js';
 
 export type BulkTestDeps = ReturnType<typeof createBulkDeps>;
@@ -47,12 +47,4 @@ export async function titlesInDb(deps: BulkTestDeps, userId: string): Promise<st
   return rows.map((row) => row.title);
 }
 
-/** Valid books with ISBN-13s computed from a seed, so tests can make as many as they need. */
-export function makeBooks(count: number, prefix = 'Book'): { title: string; author: string; isbn: string; publishedYear: number }[] {
-  return Array.from({ length: count }, (_, n) => ({
-    title: `${prefix} ${n}`,
-    author: `Author ${n % 7}`,
-    isbn: isbn13(prefix, n),
-    publishedYear: 1950 + (n % 70),
-  }));
-}
+export { makeBooks } from '@books/testing';

@@ -82,3 +82,13 @@ export function isbn13(seed: string | number, n: number): string {
   const sum = [...body].reduce((acc, digit, i) => acc + Number(digit) * (i % 2 === 0 ? 1 : 3), 0);
   return body + ((10 - (sum % 10)) % 10);
 }
+
+/** Valid books with ISBN-13s computed from the prefix, so tests can make as many as they need. */
+export function makeBooks(count: number, prefix = 'Book'): { title: string; author: string; isbn: string; publishedYear: number }[] {
+  return Array.from({ length: count }, (_, n) => ({
+    title: `${prefix} ${n}`,
+    author: `Author ${n % 7}`,
+    isbn: isbn13(prefix, n),
+    publishedYear: 1950 + (n % 70),
+  }));
+}
