@@ -1,25 +1,17 @@
 // GET /admin/stats: the numbers an operator reads, with the queue's state built through core's
 // transitions (queued by POST /books/bulk, finished as a bulk worker pass would).
-import { createDb, type DbHandle } from '@books/core/db';
-import { createRedisKeys, type RedisKeys } from '@books/core/redis';
-import { finishQueuedImport, makeBooks, signUp, submitBulk, testEnv } from '@books/testing';
-import { Redis } from 'ioredis';
+import { finishQueuedImport, makeBooks, signUp, submitBulk } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from './helpers.js';
+import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
 
 let h: ApiHarness;
-let handle: DbHandle;
-let redis: Redis;
-let keys: RedisKeys;
+let stores: QueueStores;
 beforeAll(async () => {
   h = await startApi('admin-stats', { ADMIN_EMAILS: 'ops@example.com' });
-  handle = createDb(h.ctx.database.url, { max: 2 });
-  redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
-  keys = createRedisKeys(h.ctx.namespace.prefix);
+  stores = openStores(h.ctx);
 });
 afterAll(async () => {
-  redis?.disconnect();
-  await handle?.close();
+  await stores?.close();
   await h?.close();
 });
 
@@ -38,9 +30,9 @@ describe('GET /admin/stats', () => {
     expect(pending.pendingBulkJobs).toBe(before.pendingBulkJobs + 1);
     expect(pending.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(0);
 
-    await finishQueuedImport({ db: handle.db, redis, keys }, user.id, requestId);
+    await finishQueuedImport({ db: stores.handle.db, redis: stores.redis, keys: stores.keys }, user.id, requestId);
     const after = await stats();
-    const [{ users, books }] = await handle.sql<
+    const [{ users, books }] = await stores.handle.sql<
       { users: number; books: number }[]
     >`select (select count(*)::int from users) as users, (select count(*)::int from books) as books`;
     expect(books).toBe(3);

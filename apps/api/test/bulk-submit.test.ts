@@ -1,25 +1,17 @@
 // POST /books/bulk as the API answers it: the 202, validation, the Idempotency-Key and what it
 // queues. What a worker then does with the queue is the bulk worker's tests' business.
-import { createDb, type DbHandle } from '@books/core/db';
-import { createRedisKeys, type RedisKeys } from '@books/core/redis';
-import { makeBooks, signUp, submitBulk, type TestUser, testEnv } from '@books/testing';
-import { Redis } from 'ioredis';
+import { makeBooks, signUp, submitBulk, type TestUser } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from './helpers.js';
+import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
 
 let h: ApiHarness;
-let handle: DbHandle;
-let redis: Redis;
-let keys: RedisKeys;
+let stores: QueueStores;
 beforeAll(async () => {
   h = await startApi('bulk-submit', { BULK_MAX_BOOKS: '60', BULK_BODY_LIMIT: '20000' });
-  handle = createDb(h.ctx.database.url, { max: 2 });
-  redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
-  keys = createRedisKeys(h.ctx.namespace.prefix);
+  stores = openStores(h.ctx);
 });
 afterAll(async () => {
-  redis?.disconnect();
-  await handle?.close();
+  await stores?.close();
   await h?.close();
 });
 
@@ -27,7 +19,7 @@ const queueView = async (user: TestUser) => (await h.app.inject({ method: 'GET',
 const requestView = async (user: TestUser, requestId: string) =>
   (await h.app.inject({ method: 'GET', url: `/books/bulk/${requestId}`, headers: user.auth })).json().data;
 async function titlesInDb(userId: string): Promise<string[]> {
-  const rows = await handle.sql<{ title: string }[]>`select title from books where user_id = ${userId} order by title`;
+  const rows = await stores.handle.sql<{ title: string }[]>`select title from books where user_id = ${userId} order by title`;
   return rows.map((row) => row.title);
 }
 
@@ -55,9 +47,9 @@ describe('POST /books/bulk', () => {
       { index: 4, title: 'Bad ISBN', author: 'A', reason: expect.stringMatching(/isbn is not a valid ISBN/) },
     ]);
     // Queued work carries no TTL: workers may be down for a week.
-    expect(await redis.ttl(keys.bulkItems(user.id, body.data.requestId))).toBe(-1);
-    expect(await redis.ttl(keys.bulkRequest(user.id, body.data.requestId))).toBe(-1);
-    expect(await redis.lrange(keys.bulkQueue(user.id), 0, -1)).toEqual([body.data.requestId]);
+    expect(await stores.redis.ttl(stores.keys.bulkItems(user.id, body.data.requestId))).toBe(-1);
+    expect(await stores.redis.ttl(stores.keys.bulkRequest(user.id, body.data.requestId))).toBe(-1);
+    expect(await stores.redis.lrange(stores.keys.bulkQueue(user.id), 0, -1)).toEqual([body.data.requestId]);
   });
 
   it.each([

@@ -1,4 +1,7 @@
-import { createTestContext, type TestContext, type TestUser } from '@books/testing';
+import { createDb, type DbHandle } from '@books/core/db';
+import { createRedisKeys, type RedisKeys } from '@books/core/redis';
+import { createTestContext, type TestContext, type TestUser, testEnv } from '@books/testing';
+import { Redis } from 'ioredis';
 import { type App, buildApp } from '../src/app.js';
 
 export interface ApiHarness {
@@ -27,4 +30,26 @@ export async function addBook(app: App, user: TestUser, book: Record<string, unk
   const res = await app.inject({ method: 'POST', url: '/books', headers: user.auth, payload: book });
   if (res.statusCode !== 201) throw new Error(`add book failed: ${res.statusCode} ${res.body}`);
   return res.json().data;
+}
+
+export interface QueueStores {
+  handle: DbHandle;
+  redis: Redis;
+  keys: RedisKeys;
+  close(): Promise<void>;
+}
+
+/** The test's database and Redis namespace, opened beside the app, to build or check queue state directly. */
+export function openStores(ctx: TestContext): QueueStores {
+  const handle = createDb(ctx.database.url, { max: 2 });
+  const redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
+  return {
+    handle,
+    redis,
+    keys: createRedisKeys(ctx.namespace.prefix),
+    async close() {
+      redis.disconnect();
+      await handle.close();
+    },
+  };
 }
