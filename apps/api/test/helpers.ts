@@ -1,5 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { createTestContext, type TestContext } from '@books/testing';
+import { createDb, type DbHandle } from '@books/core/db';
+import { createRedisKeys, type RedisKeys, registerAllScripts } from '@books/core/redis';
+import { createTestContext, type TestContext, type TestUser, testEnv } from '@books/testing';
+import { Redis } from 'ioredis';
 import { type App, buildApp } from '../src/app.js';
 
 export interface ApiHarness {
@@ -22,26 +24,33 @@ export async function startApi(label: string, env: Record<string, string> = {}):
   };
 }
 
-export interface TestUser {
-  id: string;
-  username: string;
-  email: string;
-  password: string;
-  token: string;
-  auth: { authorization: string };
-}
-
-export async function signup(app: App, overrides: Partial<{ username: string; email: string; password: string }> = {}): Promise<TestUser> {
-  const tag = randomBytes(4).toString('hex');
-  const body = { username: `user_${tag}`, email: `user_${tag}@example.com`, password: 'correct horse battery', ...overrides };
-  const res = await app.inject({ method: 'POST', url: '/auth/signup', payload: body });
-  if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
-  const json = res.json();
-  return { id: json.data.id, ...body, token: json.token, auth: { authorization: `Bearer ${json.token}` } };
-}
+export { signUp as signup, type TestUser } from '@books/testing';
 
 export async function addBook(app: App, user: TestUser, book: Record<string, unknown>) {
   const res = await app.inject({ method: 'POST', url: '/books', headers: user.auth, payload: book });
   if (res.statusCode !== 201) throw new Error(`add book failed: ${res.statusCode} ${res.body}`);
   return res.json().data;
+}
+
+export interface QueueStores {
+  handle: DbHandle;
+  redis: Redis;
+  keys: RedisKeys;
+  close(): Promise<void>;
+}
+
+/** The test's database and Redis namespace, opened beside the app, to build or check queue state directly. */
+export function openStores(ctx: TestContext): QueueStores {
+  const handle = createDb(ctx.database.url, { max: 2 });
+  const redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
+  registerAllScripts(redis);
+  return {
+    handle,
+    redis,
+    keys: createRedisKeys(ctx.namespace.prefix),
+    async close() {
+      redis.disconnect();
+      await handle.close();
+    },
+  };
 }

@@ -1,6 +1,7 @@
+import { signUp, submitBulk } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkPass } from '../src/jobs/bulk-pass.js';
-import { type BulkHarness, makeBooks, queueView, requestView, signup, startBulkHarness, submit, titlesInDb } from './harness.js';
+import { type BulkHarness, makeBooks, queueView, requestView, startBulkHarness, titlesInDb } from './harness.js';
 
 let h: BulkHarness;
 beforeAll(async () => {
@@ -8,79 +9,11 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-describe('POST /books/bulk', () => {
-  it('answers 202 at once with the request, queues only valid items, and touches no book', async () => {
-    const user = await signup(h.app);
-    const books = [...makeBooks(3, 'Queued'), { title: 'No author' }, { title: 'Bad ISBN', author: 'A', isbn: '123' }];
-    const res = await submit(h.app, user, books);
-    expect(res.statusCode).toBe(202);
-    const body = res.json();
-    expect(body).toMatchObject({
-      success: true,
-      message: expect.stringMatching(/^Books will be added later\./),
-      data: { queuedBooks: 3, invalidBooks: 2, duplicate: false },
-    });
-    expect(res.headers.location).toBe(`/books/bulk/${body.data.requestId}`);
-    expect(body.data.estimatedProcessingTime).toMatch(/^\d+ (second|minute)s?$/);
-    expect(Date.parse(body.data.estimatedReportAt)).toBeGreaterThan(Date.parse(body.data.estimatedProcessingAt));
-    expect(await titlesInDb(h.deps, user.id)).toEqual([]);
-
-    const view = await requestView(h.app, user, body.data.requestId);
-    expect(view).toMatchObject({ stage: 'queued', submitted: 5, queued: 3, inserted: 0, failed: 2, attempts: 0 });
-    expect(view.failedItems).toEqual([
-      { index: 3, title: 'No author', author: null, reason: 'author is required' },
-      { index: 4, title: 'Bad ISBN', author: 'A', reason: expect.stringMatching(/isbn is not a valid ISBN/) },
-    ]);
-    // Queued work carries no TTL: workers may be down for a week.
-    expect(await h.deps.redis.ttl(h.deps.keys.bulkItems(user.id, body.data.requestId))).toBe(-1);
-    expect(await h.deps.redis.ttl(h.deps.keys.bulkRequest(user.id, body.data.requestId))).toBe(-1);
-    expect(await h.deps.redis.lrange(h.deps.keys.bulkQueue(user.id), 0, -1)).toEqual([body.data.requestId]);
-  });
-
-  it.each([
-    ['books missing', {}],
-    ['books not an array', { books: { title: 'x' } }],
-    ['books empty', { books: [] }],
-    ['more than BULK_MAX_BOOKS', { books: makeBooks(61) }],
-  ])('refuses %s with a 400 and queues nothing', async (_name, payload) => {
-    const user = await signup(h.app);
-    const res = await h.app.inject({ method: 'POST', url: '/books/bulk', headers: user.auth, payload });
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({ success: false, code: 'VALIDATION_ERROR' });
-    expect((await queueView(h.app, user)).requests).toEqual([]);
-  });
-
-  it('refuses a body that is not JSON (400) or over the bulk body limit (413)', async () => {
-    const user = await signup(h.app);
-    const notJson = await h.app.inject({
-      method: 'POST',
-      url: '/books/bulk',
-      headers: { ...user.auth, 'content-type': 'application/json' },
-      payload: '{"books": [',
-    });
-    expect(notJson.statusCode).toBe(400);
-    const big = await submit(h.app, user, [{ title: 'x'.repeat(25_000), author: 'A' }]);
-    expect(big.statusCode).toBe(413);
-    expect((await queueView(h.app, user)).requests).toEqual([]);
-  });
-
-  it('returns the original request for a repeated Idempotency-Key and queues nothing again', async () => {
-    const [user, other] = await Promise.all([signup(h.app), signup(h.app)]);
-    const first = await submit(h.app, user, makeBooks(2, 'Idem'), { 'idempotency-key': 'import-42' });
-    const again = await submit(h.app, user, makeBooks(5, 'Idem'), { 'idempotency-key': 'import-42' });
-    expect(again.statusCode).toBe(202);
-    expect(again.json().data).toMatchObject({ requestId: first.json().data.requestId, duplicate: true, queuedBooks: 2 });
-    expect((await queueView(h.app, user)).requests).toHaveLength(1);
-    const otherUser = await submit(h.app, other, makeBooks(2, 'Idem'), { 'idempotency-key': 'import-42' });
-    expect(otherUser.json().data.requestId).not.toBe(first.json().data.requestId);
-  });
-});
-
 describe('a bulk pass', () => {
   it('inserts exactly the valid books, reports the rest, invalidates the cache and awaits a report', async () => {
-    const user = await signup(h.app);
+    const user = await signUp(h.app);
     const books = [...makeBooks(20, 'Pass'), { title: '', author: 'Empty title' }, { title: 'Year', author: 'A', publishedYear: '1999' }];
-    const { requestId } = (await submit(h.app, user, books)).json().data;
+    const { requestId } = (await submitBulk(h.app, user, books)).json().data;
     await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
     expect((await h.app.inject({ method: 'GET', url: '/books', headers: user.auth })).headers['x-cache']).toBe('HIT');
 
@@ -122,10 +55,11 @@ describe('a bulk pass', () => {
   });
 
   it('reports duplicate ISBNs, within the request and against the collection, and inserts the rest', async () => {
-    const user = await signup(h.app);
+    const user = await signUp(h.app);
     const [existing, a, b] = makeBooks(3, 'Dup');
     await h.app.inject({ method: 'POST', url: '/books', headers: user.auth, payload: existing });
-    const { requestId } = (await submit(h.app, user, [a, { ...existing, title: 'Again' }, b, { ...a, title: 'Twin of a' }])).json().data;
+    const { requestId } = (await submitBulk(h.app, user, [a, { ...existing, title: 'Again' }, b, { ...a, title: 'Twin of a' }])).json()
+      .data;
     await runBulkPass(h.deps);
     const view = await requestView(h.app, user, requestId);
     expect(view).toMatchObject({ inserted: 2, failed: 2 });
@@ -137,10 +71,10 @@ describe('a bulk pass', () => {
   });
 
   it('keeps three users who submit at once apart: own books, own requests', async () => {
-    const users = await Promise.all([signup(h.app), signup(h.app), signup(h.app)]);
+    const users = await Promise.all([signUp(h.app), signUp(h.app), signUp(h.app)]);
     const sizes = [5, 9, 13];
     const ids = await Promise.all(
-      users.map(async (user, n) => (await submit(h.app, user, makeBooks(sizes[n]!, `Iso${n}`))).json().data.requestId),
+      users.map(async (user, n) => (await submitBulk(h.app, user, makeBooks(sizes[n]!, `Iso${n}`))).json().data.requestId),
     );
     await runBulkPass(h.deps);
     for (const [n, user] of users.entries()) {
@@ -157,10 +91,10 @@ describe('a bulk pass', () => {
   });
 
   it('inserts each book once when two replicas run their passes at the same moment', async () => {
-    const users = await Promise.all([signup(h.app), signup(h.app), signup(h.app)]);
+    const users = await Promise.all([signUp(h.app), signUp(h.app), signUp(h.app)]);
     for (const [n, user] of users.entries()) {
-      await submit(h.app, user, makeBooks(40, `Race${n}`));
-      await submit(h.app, user, makeBooks(15, `RaceB${n}`));
+      await submitBulk(h.app, user, makeBooks(40, `Race${n}`));
+      await submitBulk(h.app, user, makeBooks(15, `RaceB${n}`));
     }
     const other = h.replica();
     const [one, two] = await Promise.all([runBulkPass(h.deps), runBulkPass(other)]);

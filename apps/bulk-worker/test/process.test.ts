@@ -1,8 +1,9 @@
 // The real apps/bulk-worker process, on a seconds-level schedule.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { signUp, submitBulk } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type BulkHarness, makeBooks, queueView, signup, startBulkHarness, submit, titlesInDb } from './harness.js';
+import { type BulkHarness, makeBooks, queueView, startBulkHarness, titlesInDb } from './harness.js';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let h: BulkHarness;
@@ -17,8 +18,8 @@ afterAll(async () => {
 });
 
 it('the bulk-worker process picks up a request on its schedule and stops cleanly on SIGTERM', async () => {
-  const user = await signup(h.app);
-  await submit(h.app, user, makeBooks(12, 'Process'));
+  const user = await signUp(h.app);
+  await submitBulk(h.app, user, makeBooks(12, 'Process'));
   expect((await queueView(h.app, user)).stage).toBe('queued');
 
   worker = spawn(process.execPath, [main], {

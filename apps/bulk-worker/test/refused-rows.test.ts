@@ -1,10 +1,11 @@
 // Defence in depth: a queued item that got past the API's checks (an older API, another producer,
 // a hand-edited queue) but holds a value Postgres refuses fails alone; the rest of its chunk, and
-// of the request, goes in. Items are queued through core's submit, as any producer would.
+// of the request, goes in. Items are queued through core's as any producer would.
 import { submitBulkRequest } from '@books/core/bulk';
+import { signUp } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkPass } from '../src/jobs/bulk-pass.js';
-import { type BulkHarness, makeBooks, requestView, signup, startBulkHarness, titlesInDb } from './harness.js';
+import { type BulkHarness, makeBooks, requestView, startBulkHarness, titlesInDb } from './harness.js';
 
 let h: BulkHarness;
 beforeAll(async () => {
@@ -25,7 +26,7 @@ async function queueDirectly(userId: string, books: { title: string; author: str
 
 describe('a row Postgres refuses', () => {
   it('fails that item alone, with a readable reason, and every other book of the import goes in', async () => {
-    const user = await signup(h.app);
+    const user = await signUp(h.app);
     const books = makeBooks(300, 'Nul');
     // The issue's reproduction: one NUL byte at index 250, chunks of 100.
     books[250] = { ...books[250]!, title: 'Bad\u0000Title' };
@@ -50,7 +51,7 @@ describe('a row Postgres refuses', () => {
   });
 
   it('isolates several bad rows of one chunk, keeping the first of two equal ISBNs', async () => {
-    const user = await signup(h.app);
+    const user = await signUp(h.app);
     const books = makeBooks(100, 'Many');
     for (const bad of [0, 1, 57, 99]) books[bad] = { ...books[bad]!, author: `A\u0000${bad}` };
     books[80] = { ...books[80]!, isbn: books[10]!.isbn };

@@ -1,9 +1,11 @@
 // An import that ends `failed` (its attempts ran out) is still reported to its owner: what went in
 // before it stopped, what was never tried, and why, in the subject, the body and the PDF.
+
+import { queueBulk, signUp } from '@books/testing';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportPass } from '../src/jobs/report-pass.js';
-import { mailsTo, pdfOf, pdfText, type ReportHarness, requestView, signup, startReportHarness, submit, validBooks } from './harness.js';
+import { mailsTo, pdfOf, pdfText, type ReportHarness, requestView, startReportHarness, validBooks } from './harness.js';
 
 let h: ReportHarness;
 beforeAll(async () => {
@@ -31,10 +33,10 @@ async function diskFullFrom(title: string): Promise<void> {
 
 describe('an import that ends failed', () => {
   it('is reported by email with what went in before it stopped, how many were not processed, and why', async () => {
-    const user = await signup(h.app, 'stopped_reader');
+    const user = await signUp(h.app, { username: 'stopped_reader' });
     const books = [...validBooks(300, 'Stopped'), { title: 'Refused on sight', author: 'A', isbn: 'not-an-isbn' }];
     await diskFullFrom('Stopped volume 251');
-    const requestId = await submit(h.app, user, books);
+    const requestId = await queueBulk(h.app, user, books);
     await h.drainBulk();
     const failed = await requestView(h.app, user, requestId);
     expect(failed).toMatchObject({ stage: 'failed', submitted: 301, inserted: 200 });

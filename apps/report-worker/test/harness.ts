@@ -1,15 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { type App, buildApp } from '@books/api';
 import { createBulkDeps, runBulkPass } from '@books/bulk-worker';
 import { loadReportWorkerConfig } from '@books/core/config';
-import { createSmtpCatcher, createTestContext, type ReceivedMail, type SmtpCatcher, type TestContext } from '@books/testing';
+import {
+  createSmtpCatcher,
+  createTestContext,
+  type ReceivedMail,
+  type SmtpCatcher,
+  silentLogger,
+  type TestContext,
+  type TestUser,
+} from '@books/testing';
 
 export { pdfText } from '@books/testing';
 
-import { pino } from 'pino';
 import { createReportDeps } from '../src/wiring.js';
 
-export const silent = pino({ level: 'silent' });
 export type ReportTestDeps = ReturnType<typeof createReportDeps>;
 
 export interface ReportHarness {
@@ -30,10 +35,10 @@ export async function startReportHarness(label: string, env: Record<string, stri
   const ctx = await createTestContext(label, { ...smtp.env, COMPANY_NAME: 'Acme Books Ltd', REPORT_MAX_ATTEMPTS: '3', ...env });
   const app = await buildApp(ctx.config, { logger: false });
   await app.ready();
-  const bulk = createBulkDeps(ctx.bulkWorkerConfig, silent);
+  const bulk = createBulkDeps(ctx.bulkWorkerConfig, silentLogger);
   const opened: ReportTestDeps[] = [];
   const replica = (extra: Record<string, string> = {}) => {
-    const deps = createReportDeps(loadReportWorkerConfig({ ...ctx.env, ...extra }), silent);
+    const deps = createReportDeps(loadReportWorkerConfig({ ...ctx.env, ...extra }), silentLogger);
     opened.push(deps);
     return deps;
   };
@@ -54,32 +59,7 @@ export async function startReportHarness(label: string, env: Record<string, stri
   };
 }
 
-export interface User {
-  id: string;
-  username: string;
-  email: string;
-  auth: { authorization: string };
-}
-
-export async function signup(app: App, username?: string): Promise<User> {
-  const name = username ?? `reader_${randomBytes(3).toString('hex')}`;
-  const res = await app.inject({
-    method: 'POST',
-    url: '/auth/signup',
-    payload: { username: name, email: `${name}@example.com`, password: 'a long enough password' },
-  });
-  if (res.statusCode !== 201) throw new Error(`signup: ${res.statusCode} ${res.body}`);
-  const body = res.json();
-  return { id: body.data.id, username: name, email: body.data.email, auth: { authorization: `Bearer ${body.token}` } };
-}
-
-export async function submit(app: App, user: User, books: unknown[]): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: '/books/bulk', headers: user.auth, payload: { books } });
-  if (res.statusCode !== 202) throw new Error(`bulk: ${res.statusCode} ${res.body}`);
-  return res.json().data.requestId;
-}
-
-export const requestView = async (app: App, user: User, requestId: string) =>
+export const requestView = async (app: App, user: TestUser, requestId: string) =>
   (await app.inject({ method: 'GET', url: `/books/bulk/${requestId}`, headers: user.auth })).json().data;
 
 export const mailsTo = (smtp: SmtpCatcher, email: string): ReceivedMail[] => smtp.messages.filter((m) => m.envelope.to.includes(email));

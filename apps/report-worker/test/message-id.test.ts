@@ -1,8 +1,10 @@
 // Mail clients treat two messages with one Message-ID as one: a resend of the same report must keep
 // it, and an email that covers other requests must not.
+
+import { queueBulk, signUp } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportPass } from '../src/jobs/report-pass.js';
-import { mailsTo, type ReportHarness, requestView, signup, startReportHarness, submit, validBooks } from './harness.js';
+import { mailsTo, type ReportHarness, requestView, startReportHarness, validBooks } from './harness.js';
 
 let h: ReportHarness;
 beforeAll(async () => {
@@ -14,8 +16,8 @@ const later = (minutes: number) => () => new Date(Date.now() + minutes * 60_000)
 
 describe('the Message-ID of a report', () => {
   it('stays the same on a resend of the same requests and changes once a new import joins the report', async () => {
-    const user = await signup(h.app);
-    const first = await submit(h.app, user, validBooks(2, 'First'));
+    const user = await signUp(h.app);
+    const first = await queueBulk(h.app, user, validBooks(2, 'First'));
     await h.drainBulk();
     // The server keeps each copy but answers too late for this replica: each attempt is a temporary
     // failure whose copy still arrived, so the inbox shows what every attempt carried.
@@ -27,7 +29,7 @@ describe('the Message-ID of a report', () => {
     const [attempt1, attempt2] = mailsTo(h.smtp, user.email);
     expect(attempt2!.parsed.messageId).toBe(attempt1!.parsed.messageId);
 
-    const second = await submit(h.app, user, validBooks(3, 'Second'));
+    const second = await queueBulk(h.app, user, validBooks(3, 'Second'));
     await h.drainBulk();
     expect((await runReportPass({ ...h.deps, now: later(60) })).sent).toBe(1);
     const mails = mailsTo(h.smtp, user.email);

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readReportStatus } from '@books/core/bulk';
 import { createDb, type DbHandle } from '@books/core/db';
-import { createRedisKeys } from '@books/core/redis';
+import { createRedisKeys, registerAllScripts } from '@books/core/redis';
 import {
   createSmtpCatcher,
   createTestContext,
@@ -29,6 +29,7 @@ beforeAll(async () => {
   ctx = await createTestContext('report-process', smtp.env);
   handle = createDb(ctx.database.url, { max: 2 });
   redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
+  registerAllScripts(redis);
 });
 afterAll(async () => {
   worker?.kill('SIGKILL');

@@ -1,9 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { queueBulk, signUp } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportPass } from '../src/jobs/report-pass.js';
-import { mailsTo, pdfOf, pdfText, type ReportHarness, requestView, signup, startReportHarness, submit, validBooks } from './harness.js';
+import { mailsTo, pdfOf, pdfText, type ReportHarness, requestView, startReportHarness, validBooks } from './harness.js';
 
 let h: ReportHarness;
 beforeAll(async () => {
@@ -15,8 +16,8 @@ const later = (minutes: number) => () => new Date(Date.now() + minutes * 60_000)
 
 describe('a processed import', () => {
   it('is reported once, to the user, with the counts in the subject, a styled body and a PDF that says everything', async () => {
-    const user = await signup(h.app, 'alice_reader');
-    const requestId = await submit(h.app, user, [
+    const user = await signUp(h.app, { username: 'alice_reader' });
+    const requestId = await queueBulk(h.app, user, [
       ...validBooks(4, 'Alice'),
       { title: 'Corrupted Book', author: 'Unknown Author', isbn: '978-0-00-000000-1' },
       { title: 'No author at all' },
@@ -67,9 +68,9 @@ describe('a processed import', () => {
   });
 
   it('with 300 failures makes a multi-page PDF listing every one', async () => {
-    const user = await signup(h.app);
+    const user = await signUp(h.app);
     const bad = Array.from({ length: 300 }, (_, n) => ({ title: `Broken ${n}`, author: 'A', isbn: 'not-an-isbn' }));
-    await submit(h.app, user, [...validBooks(2, 'Fine'), ...bad]);
+    await queueBulk(h.app, user, [...validBooks(2, 'Fine'), ...bad]);
     await h.drainBulk();
     await runReportPass(h.deps);
     const [mail] = mailsTo(h.smtp, user.email);
@@ -80,9 +81,9 @@ describe('a processed import', () => {
   });
 
   it('covers every request processed since the last report, one section each, in one email', async () => {
-    const user = await signup(h.app);
-    const first = await submit(h.app, user, validBooks(2, 'First'));
-    const second = await submit(h.app, user, validBooks(3, 'Second'));
+    const user = await signUp(h.app);
+    const first = await queueBulk(h.app, user, validBooks(2, 'First'));
+    const second = await queueBulk(h.app, user, validBooks(3, 'Second'));
     await h.drainBulk();
     await runReportPass(h.deps);
     const mails = mailsTo(h.smtp, user.email);
@@ -94,9 +95,9 @@ describe('a processed import', () => {
   });
 
   it('keeps three users apart: three messages, each with only its own data', async () => {
-    const users = await Promise.all([signup(h.app), signup(h.app), signup(h.app)]);
+    const users = await Promise.all([signUp(h.app), signUp(h.app), signUp(h.app)]);
     for (const [n, user] of users.entries())
-      await submit(h.app, user, [...validBooks(n + 1, `Owner${n}`), { title: `Failed${n}`, author: 'A', publishedYear: 99999 }]);
+      await queueBulk(h.app, user, [...validBooks(n + 1, `Owner${n}`), { title: `Failed${n}`, author: 'A', publishedYear: 99999 }]);
     await h.drainBulk();
     await runReportPass(h.deps);
     for (const [n, user] of users.entries()) {
@@ -115,8 +116,8 @@ describe('a processed import', () => {
   });
 
   it('shows HTML in a title as text, not markup', async () => {
-    const user = await signup(h.app);
-    await submit(h.app, user, [{ title: '<script>alert(1)</script><b>bold</b>', author: 'A', isbn: 'bad' }]);
+    const user = await signUp(h.app);
+    await queueBulk(h.app, user, [{ title: '<script>alert(1)</script><b>bold</b>', author: 'A', isbn: 'bad' }]);
     await h.drainBulk();
     await runReportPass(h.deps);
     const [mail] = mailsTo(h.smtp, user.email);
@@ -129,16 +130,16 @@ describe('a processed import', () => {
 
 describe('exactly one email', () => {
   it('two passes at the same moment send one message', async () => {
-    const user = await signup(h.app);
-    await submit(h.app, user, validBooks(3, 'Twice'));
+    const user = await signUp(h.app);
+    await queueBulk(h.app, user, validBooks(3, 'Twice'));
     await h.drainBulk();
     await Promise.all([runReportPass(h.deps), runReportPass(h.replica())]);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
   });
 
   it('a crash after sending but before the clean-up sends nothing more on the next pass', async () => {
-    const user = await signup(h.app);
-    const requestId = await submit(h.app, user, validBooks(2, 'Crash'));
+    const user = await signUp(h.app);
+    const requestId = await queueBulk(h.app, user, validBooks(2, 'Crash'));
     await h.drainBulk();
     const crashing = {
       ...h.deps,
@@ -165,8 +166,8 @@ describe('exactly one email', () => {
 
 describe('SMTP failures', () => {
   it('SMTP down: the status stays, and a later pass delivers exactly once', async () => {
-    const user = await signup(h.app);
-    const requestId = await submit(h.app, user, validBooks(2, 'Outage'));
+    const user = await signUp(h.app);
+    const requestId = await queueBulk(h.app, user, validBooks(2, 'Outage'));
     await h.drainBulk();
     await h.smtp.stop();
     try {
@@ -193,8 +194,8 @@ describe('SMTP failures', () => {
   });
 
   it('a temporary failure that outlasts REPORT_MAX_ATTEMPTS marks the requests failed', async () => {
-    const user = await signup(h.app);
-    const requestId = await submit(h.app, user, validBooks(1, 'Deferred'));
+    const user = await signUp(h.app);
+    const requestId = await queueBulk(h.app, user, validBooks(1, 'Deferred'));
     await h.drainBulk();
     h.smtp.deferAll = true;
     try {
@@ -210,8 +211,8 @@ describe('SMTP failures', () => {
   });
 
   it('a permanent 5xx (unknown recipient) marks the requests failed at once, visible in admin stats', async () => {
-    const user = await signup(h.app);
-    const requestId = await submit(h.app, user, validBooks(1, 'Bounce'));
+    const user = await signUp(h.app);
+    const requestId = await queueBulk(h.app, user, validBooks(1, 'Bounce'));
     await h.drainBulk();
     h.smtp.rejectRecipients.add(user.email);
     const before = await h.deps.redis.zcard(h.deps.keys.bulkFailed());
@@ -235,14 +236,14 @@ describe('PDF_OUTPUT_DIR', () => {
     try {
       const keeper = h.replica({ PDF_OUTPUT_DIR: keep, PDF_CLEANUP_AFTER_SEND: 'false' });
       const cleaner = h.replica({ PDF_OUTPUT_DIR: clean, PDF_CLEANUP_AFTER_SEND: 'true' });
-      const [a, b] = await Promise.all([signup(h.app), signup(h.app)]);
-      await submit(h.app, a, validBooks(1, 'Kept'));
+      const [a, b] = await Promise.all([signUp(h.app), signUp(h.app)]);
+      await queueBulk(h.app, a, validBooks(1, 'Kept'));
       await h.drainBulk();
       await runReportPass(keeper);
       const kept = readdirSync(keep);
       expect(kept).toHaveLength(1);
       expect(kept[0]).toBe(mailsTo(h.smtp, a.email)[0]!.parsed.attachments[0]!.filename);
-      await submit(h.app, b, validBooks(1, 'Cleaned'));
+      await queueBulk(h.app, b, validBooks(1, 'Cleaned'));
       await h.drainBulk();
       await runReportPass(cleaner);
       expect(mailsTo(h.smtp, b.email)).toHaveLength(1);
@@ -256,13 +257,13 @@ describe('PDF_OUTPUT_DIR', () => {
 
 describe('a very large import', () => {
   it('lists the first 500 failures in the PDF and every one, with its reason, in a CSV attachment', async () => {
-    const user = await signup(h.app);
+    const user = await signUp(h.app);
     const bad = Array.from({ length: 520 }, (_, n) => ({
       title: n === 0 ? '=HYPERLINK("x")' : `Bad, "quoted" ${n}`,
       author: 'A',
       isbn: 'nope',
     }));
-    await submit(h.app, user, [...validBooks(1, 'Good'), ...bad]);
+    await queueBulk(h.app, user, [...validBooks(1, 'Good'), ...bad]);
     await h.drainBulk();
     await runReportPass({ ...h.deps, now: later(24 * 60) });
     const [mail] = mailsTo(h.smtp, user.email);

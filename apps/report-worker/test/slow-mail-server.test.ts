@@ -2,9 +2,10 @@
 // message (RFC 5321 §4.5.3.2 asks clients to wait 10 minutes for that answer). Giving up early, or
 // letting a second replica take the report meanwhile, sends it twice.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { queueBulk, signUp } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportPass } from '../src/jobs/report-pass.js';
-import { mailsTo, type ReportHarness, requestView, signup, startReportHarness, submit, validBooks } from './harness.js';
+import { mailsTo, type ReportHarness, requestView, startReportHarness, validBooks } from './harness.js';
 
 let h: ReportHarness;
 beforeAll(async () => {
@@ -17,8 +18,8 @@ const later = (minutes: number) => () => new Date(Date.now() + minutes * 60_000)
 
 describe('a mail server that answers the end of DATA slowly', () => {
   it('gets exactly one email while two replicas pass again and again, and the request ends completed', async () => {
-    const user = await signup(h.app);
-    const requestId = await submit(h.app, user, validBooks(3, 'Slow'));
+    const user = await signUp(h.app);
+    const requestId = await queueBulk(h.app, user, validBooks(3, 'Slow'));
     await h.drainBulk();
     // Longer than nodemailer's former 30 s socket timeout, and than the 3 s lease many times over.
     h.smtp.answerDelayMs = 36_000;
@@ -49,8 +50,8 @@ describe('a mail server that answers the end of DATA slowly', () => {
   }, 150_000);
 
   it('a worker whose lease ran out while the server was answering still records the email, so no later pass sends it again', async () => {
-    const user = await signup(h.app);
-    const requestId = await submit(h.app, user, validBooks(2, 'Paused'));
+    const user = await signUp(h.app);
+    const requestId = await queueBulk(h.app, user, validBooks(2, 'Paused'));
     await h.drainBulk();
     h.smtp.answerDelayMs = 4_000;
     const pass = runReportPass(h.deps);

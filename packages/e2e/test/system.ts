@@ -3,7 +3,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createSmtpCatcher, createTestContext, freePort, requestJson, type SmtpCatcher, type TestContext } from '@books/testing';
+import {
+  createSmtpCatcher,
+  createTestContext,
+  freePort,
+  isbn13,
+  requestJson,
+  type SmtpCatcher,
+  signUp as signUpThrough,
+  type TestContext,
+} from '@books/testing';
 
 const entry = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const ENTRIES = {
@@ -140,17 +149,15 @@ export interface SignedUp {
   token: string;
 }
 
+/** Signs up through the real API, with the shared helper. */
 export async function signUp(system: System, username: string, email = `${username}@example.com`): Promise<SignedUp> {
-  const res = await system.api('POST', '/auth/signup', { body: { username, email, password: 'a long enough password' } });
-  if (res.status !== 201) throw new Error(`signup ${username}: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.data.id, username, email, token: res.body.token };
+  const user = await signUpThrough((method, url, body) => system.api(method, url, { body }), {
+    username,
+    email,
+  });
+  return { id: user.id, username, email, token: user.token };
 }
 
-/** Valid ISBN-13s, distinct per (prefix, n). */
-export function isbn13(prefix: number, n: number): string {
-  const body = `978${String(prefix).padStart(3, '0')}${String(n).padStart(6, '0')}`;
-  const sum = [...body].reduce((acc, digit, i) => acc + Number(digit) * (i % 2 === 0 ? 1 : 3), 0);
-  return body + ((10 - (sum % 10)) % 10);
-}
+export { isbn13 };
 
 export const tag = () => randomBytes(3).toString('hex');

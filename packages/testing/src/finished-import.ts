@@ -70,27 +70,42 @@ export async function finishImport(
   items: unknown[],
   options: FinishImportOptions = {},
 ): Promise<string> {
+  const requestId = await queueImport(stores, userId, items, options.now);
+  await finishQueuedImport(stores, userId, requestId, options);
+  return requestId;
+}
+
+/**
+ * Finishes a request already queued (by POST /books/bulk or queueImport) as a bulk worker pass
+ * would, under the bulk lease: its queued books inserted, then processed_awaiting_report.
+ */
+export async function finishQueuedImport(
+  stores: ImportStores,
+  userId: string,
+  requestId: string,
+  options: FinishImportOptions = {},
+): Promise<void> {
   const now = options.now ?? new Date();
   const leaseMs = options.leaseMs ?? 60_000;
-  const { valid, invalid } = splitItems(items, now);
   const { redis, keys, db } = stores;
-  const { requestId } = await submitBulkRequest(redis, keys, { userId, submitted: items.length, valid, invalid, now });
   const scripts = createBulkWorkerScripts(redis, keys, {
     leaseMs,
     cacheTtlMs: options.cacheTtlMs ?? 60_000,
     recordTtlSeconds: options.recordTtlSeconds ?? 7 * 86_400,
   });
+  const queued = (await redis.lrange(keys.bulkItems(userId, requestId), 0, -1)).map(
+    (raw) => JSON.parse(raw) as { i: number; b: BookInput },
+  );
   const lease = await acquireLease(redis, keys.bulkLease(userId), leaseMs);
   if (!lease) throw new Error(`someone holds user ${userId}'s bulk lease`);
   try {
     if (!(await scripts.markProcessing(userId, requestId, lease.token, now))) throw new Error('request is past processing');
-    if (valid.length) {
-      await db.insert(books).values(valid.map(({ index, book }) => ({ ...book, userId, bulkRequestId: requestId, bulkItemIndex: index })));
+    if (queued.length) {
+      await db.insert(books).values(queued.map(({ i, b }) => ({ ...b, userId, bulkRequestId: requestId, bulkItemIndex: i })));
     }
-    await scripts.recordProgress(userId, requestId, lease.token, { from: 0, to: valid.length, inserted: valid.length, failures: [] });
+    await scripts.recordProgress(userId, requestId, lease.token, { from: 0, to: queued.length, inserted: queued.length, failures: [] });
     if (!(await scripts.finalize(userId, requestId, lease.token, now, 1))) throw new Error('request was finished elsewhere');
   } finally {
     await lease.release();
   }
-  return requestId;
 }
