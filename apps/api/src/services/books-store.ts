@@ -89,3 +89,9 @@ export async function deleteBook(db: Database, userId: string, id: string): Prom
     .returning({ id: books.id });
   return rows.length > 0;
 }
+
+/** Every user's books together, for the administrators' statistics. */
+export async function countAllBooks(db: Database): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(books);
+  return row?.n ?? 0;
+}

@@ -1,7 +1,7 @@
-import { books, users } from '@books/core/db';
 import { AdminStatsSchema, ErrorResponseSchema } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { count } from 'drizzle-orm';
+import { countAllBooks } from '../../services/books-store.js';
+import { countUsers } from '../../services/users-store.js';
 
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preParsing', app.requireAdmin);
@@ -21,9 +21,9 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const now = Date.now();
       // Failed requests stay counted while their records do.
       await redis.zremrangebyscore(keys.bulkFailed(), '-inf', now - config.bulk.recordTtlSeconds * 1000);
-      const [[userCount], [bookCount], pending, reports, failed, oldest] = await Promise.all([
-        app.db.select({ n: count() }).from(users),
-        app.db.select({ n: count() }).from(books),
+      const [userCount, bookCount, pending, reports, failed, oldest] = await Promise.all([
+        countUsers(app.db),
+        countAllBooks(app.db),
         redis.zcard(keys.bulkPending()),
         redis.zcard(keys.reportPending()),
         redis.zcard(keys.bulkFailed()),
@@ -33,8 +33,8 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return {
         success: true as const,
         data: {
-          totalUsers: userCount?.n ?? 0,
-          totalBooks: bookCount?.n ?? 0,
+          totalUsers: userCount,
+          totalBooks: bookCount,
           pendingBulkJobs: pending,
           pendingReports: reports,
           failedRequests: failed,
