@@ -1,26 +1,12 @@
 // Hashes read back from Redis are checked against their schemas: one that is not ours reads as absent.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { expect, it } from 'vitest';
 import { listBulkRequests, readBulkRequest } from '../src/bulk/records.js';
 import { readReportStatus } from '../src/bulk/report-transitions.js';
 import { submitBulkRequest } from '../src/bulk/submit.js';
-import { createRedisKeys } from '../src/redis/keys.js';
-import { registerAllScripts } from '../src/redis/script-registry.js';
+import { redisNamespace } from './redis-namespace.js';
 
-const prefix = `t:records:${randomBytes(5).toString('hex')}:`;
-const keys = createRedisKeys(prefix);
-let redis: Redis;
-beforeAll(() => {
-  redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-  registerAllScripts(redis);
-});
-afterAll(async () => {
-  const found: string[] = [];
-  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) found.push(...batch);
-  if (found.length) await redis.unlink(...found);
-  redis.disconnect();
-});
+const { keys, redis } = redisNamespace('records');
 
 it('skips a request record that fails its schema, and says so in the log', async () => {
   const userId = randomUUID();

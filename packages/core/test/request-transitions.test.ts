@@ -2,32 +2,18 @@
 // ioredis does when it re-sends a script that was in flight as the connection dropped. Each test
 // builds a request's real state through the transitions themselves, on a real Redis, then compares
 // every key of the namespace after one application and after a second, identical one.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { readBulkRequest } from '../src/bulk/records.js';
 import { createReportScripts, readReportStatus } from '../src/bulk/report-transitions.js';
 import { canMoveStage, NEXT_STAGES } from '../src/bulk/stage-machine.js';
 import { settleBulkSubmission, submitBulkRequest } from '../src/bulk/submit.js';
 import { createBulkWorkerScripts } from '../src/bulk/worker-transitions.js';
-import { createRedisKeys } from '../src/redis/keys.js';
 import { acquireLease } from '../src/redis/lease.js';
-import { registerAllScripts } from '../src/redis/script-registry.js';
 import { BULK_STAGES } from '../src/schemas/bulk.js';
+import { redisNamespace } from './redis-namespace.js';
 
-const prefix = `t:transitions:${randomBytes(5).toString('hex')}:`;
-const keys = createRedisKeys(prefix);
-let redis: Redis;
-beforeAll(() => {
-  redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-  registerAllScripts(redis);
-});
-afterAll(async () => {
-  const found: string[] = [];
-  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) found.push(...batch);
-  if (found.length) await redis.unlink(...found);
-  redis.disconnect();
-});
+const { keys, redis, scanKeys } = redisNamespace('transitions');
 
 const bulk = () => createBulkWorkerScripts(redis, keys, { leaseMs: 30_000, cacheTtlMs: 60_000, recordTtlSeconds: 3600 });
 const report = () => createReportScripts(redis, keys, { recordTtlSeconds: 3600 });
@@ -35,8 +21,7 @@ const now = new Date('2026-12-01T10:00:00.000Z');
 
 /** Every key of the namespace with its value (TTLs as present or not: a replay may renew them). */
 async function snapshot(): Promise<Record<string, unknown>> {
-  const found: string[] = [];
-  for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) found.push(...batch);
+  const found = await scanKeys();
   const state: Record<string, unknown> = {};
   for (const key of found.sort()) {
     const type = await redis.type(key);
