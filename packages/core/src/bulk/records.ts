@@ -79,7 +79,10 @@ export async function readBulkRequest(
   return record && record.userId === userId ? record : null;
 }
 
-/** All of a user's requests still on record, newest first; ids whose record expired are pruned. */
+/**
+ * All of a user's requests still on record, newest first. Ids whose record expired are skipped, not
+ * removed: a read never writes (the next submit prunes them, see SUBMIT).
+ */
 export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: string, log?: RecordLogger): Promise<StoredBulkRequest[]> {
   const ids = await redis.zrevrange(keys.bulkHistory(userId), 0, -1);
   if (ids.length === 0) return [];
@@ -87,14 +90,11 @@ export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: st
   for (const id of ids) pipeline.hgetall(keys.bulkRequest(userId, id));
   const results = (await pipeline.exec()) ?? [];
   const records: StoredBulkRequest[] = [];
-  const expired: string[] = [];
   results.forEach(([err, hash], i) => {
     if (err) throw err;
     const record = checkedRecord(hash as Record<string, string>, keys.bulkRequest(userId, ids[i] as string), log);
     if (record && record.userId === userId) records.push(record);
-    else if (Object.keys(hash as object).length === 0) expired.push(ids[i] as string);
   });
-  if (expired.length) await redis.zrem(keys.bulkHistory(userId), ...expired);
   return records;
 }
 

@@ -9,6 +9,12 @@ import type { BulkRecordFields } from './records.js';
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** How long a voided request id stays voided: far longer than any re-send of a lost command. */
 export const VOID_TTL_SECONDS = 24 * 3600;
+/**
+ * How many of the history's oldest ids each submit checks for an expired record. More than one, so
+ * that ids expire from the history faster than submits add them, and the history stays as long as
+ * the records it lists (plus those queued behind an older request still on record).
+ */
+export const HISTORY_PRUNE_PER_SUBMIT = 5;
 
 export interface BulkSubmission {
   userId: string;
@@ -51,7 +57,9 @@ export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submissio
     nextItem: '0',
   };
   const keyHash = submission.idempotencyKey ? createHash('sha256').update(submission.idempotencyKey).digest('hex').slice(0, 32) : '-';
+  const pruneIds = await redis.zrange(keys.bulkHistory(userId), 0, HISTORY_PRUNE_PER_SUBMIT - 1);
   const [created, id] = await redis.bulkSubmit(
+    8 + pruneIds.length,
     keys.bulkQueue(userId),
     keys.bulkItems(userId, requestId),
     keys.bulkRequest(userId, requestId),
@@ -60,11 +68,13 @@ export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submissio
     keys.bulkIdempotency(userId, keyHash),
     keys.bulkPending(),
     keys.bulkVoid(userId, requestId),
+    ...pruneIds.map((id) => keys.bulkRequest(userId, id)),
     requestId,
     requestMember(userId, requestId),
     now.getTime(),
     submission.idempotencyKey ? IDEMPOTENCY_TTL_SECONDS : '',
     JSON.stringify(record),
+    ...pruneIds,
     submission.invalid.length,
     ...submission.invalid.map((item) => JSON.stringify(item)),
     ...submission.valid.map(({ index, book }) => JSON.stringify({ i: index, b: book })),

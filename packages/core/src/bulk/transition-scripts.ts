@@ -32,6 +32,15 @@ local function await_report(status, report_pending, record, request_id, user_id,
   return 1
 end`;
 
+// Adds a request to the failed index, first dropping the entries older than a record's lifetime:
+// the index grows only here, so its housekeeping is done here too, and readers (GET /admin/stats)
+// only count (ZCOUNT over the same window, so an entry past its time is not counted either way).
+const ADD_FAILED_LUA = `
+local function add_failed(failed, member, now_ms, record_ttl_s)
+  redis.call('ZREMRANGEBYSCORE', failed, '-inf', tonumber(now_ms) - tonumber(record_ttl_s) * 1000)
+  redis.call('ZADD', failed, now_ms, member)
+end`;
+
 // Takes the reported requests out of the status (only those still listed, so a replay takes
 // nothing twice) with their counts; drops the status and its index entry when nothing is left.
 // ARGV from \`first\`: the ids; KEYS from 5: their record keys. Returns the positions released.
@@ -64,10 +73,13 @@ local function release_reported(status, pending, user_id, first)
   return released
 end`;
 
-// KEYS: queue, items, record, failures, history, idempotency, pending (global), void
+// KEYS: queue, items, record, failures, history, idempotency, pending (global), void, then the
+//       records of P history ids to prune
 // ARGV: requestId, member, queuedAtMs, idempotencyTtl ('' = no key), record JSON (string values),
-//       failure count F, F failures, then the items. Pushes go 1000 at a time: Lua's unpack is bounded.
+//       the P ids, failure count F, F failures, then the items. Pushes go 1000 at a time: Lua's unpack is bounded.
 // A replay finds the record and stores nothing again; a request voided by settle() is never stored.
+// The history's housekeeping lives here, where the history grows, so that listing it never writes:
+// each submit drops the given ids whose record has expired (the caller names the oldest few).
 const SUBMIT = `
 if redis.call('EXISTS', KEYS[8]) == 1 then return {-1, ARGV[1]} end
 if ARGV[4] ~= '' then
@@ -75,6 +87,10 @@ if ARGV[4] ~= '' then
   if existing then return {existing == ARGV[1] and 1 or 0, existing} end
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {1, ARGV[1]} end
+local p = #KEYS - 8
+for i = 1, p do
+  if redis.call('EXISTS', KEYS[8 + i]) == 0 then redis.call('ZREM', KEYS[5], ARGV[5 + i]) end
+end
 local record = cjson.decode(ARGV[5])
 local fields = {}
 for k, v in pairs(record) do
@@ -90,9 +106,9 @@ local function push_all(key, first, last)
     s = e + 1
   end
 end
-local f = tonumber(ARGV[6])
-push_all(KEYS[4], 7, 6 + f)
-push_all(KEYS[2], 7 + f, #ARGV)
+local f = tonumber(ARGV[6 + p])
+push_all(KEYS[4], 7 + p, 6 + p + f)
+push_all(KEYS[2], 7 + p + f, #ARGV)
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
@@ -149,13 +165,14 @@ return 1`;
 
 // KEYS: lease, record, queue, items, pending (global), failed (global), books cache, status, report pending (global)
 // ARGV: token, requestId, member, userId, attempt, max attempts, fatal (1/0), error, error code,
-//       now ISO, now ms, next attempt ISO, cache ttl ms
+//       now ISO, now ms, next attempt ISO, cache ttl ms, record ttl s
 // The attempt number makes a replay count once. Books already inserted stay (they are committed);
 // a request that fails for good is reported like a processed one, and the cache is invalidated so
 // its books show.
 const RECORD_ATTEMPT_FAILURE = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
 ${AWAIT_REPORT_LUA}
+${ADD_FAILED_LUA}
 ${INVALIDATE_BOOKS_CACHE_LUA}
 local attempt = tonumber(ARGV[5])
 local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts') or '0')
@@ -174,7 +191,7 @@ redis.call('HDEL', KEYS[2], 'nextAttemptAt')
 redis.call('LREM', KEYS[3], 0, ARGV[2])
 redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[3])
-redis.call('ZADD', KEYS[6], ARGV[11], ARGV[3])
+add_failed(KEYS[6], ARGV[3], ARGV[11], ARGV[14])
 invalidate_books_cache(KEYS[7], ARGV[13])
 await_report(KEYS[8], KEYS[9], KEYS[2], ARGV[2], ARGV[4], ARGV[10], ARGV[11])
 return {attempt, 1}`;
@@ -220,6 +237,7 @@ const RECORD_REPORT_FAILURE = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
 ${REQUEST_MEMBER_LUA}
 ${RELEASE_REPORTED_LUA}
+${ADD_FAILED_LUA}
 local listed = redis.call('HGET', KEYS[2], 'requestIds')
 local any = false
 for i = 11, #ARGV do
@@ -241,7 +259,7 @@ for i = 1, n do
     local record = KEYS[4 + i]
     if move_stage(record, 'failed') == 'moved' then
       redis.call('HSET', record, 'failedAt', ARGV[3], 'lastError', 'report not delivered: ' .. ARGV[4], 'lastErrorCode', 'REPORT_NOT_DELIVERED')
-      redis.call('ZADD', KEYS[4], ARGV[9], request_member(ARGV[2], ARGV[10 + i]))
+      add_failed(KEYS[4], request_member(ARGV[2], ARGV[10 + i]), ARGV[9], ARGV[5])
     else
       redis.call('HSET', record, 'reportError', ARGV[4])
     end
@@ -266,7 +284,7 @@ declare module 'ioredis' {
 }
 
 export const requestTransitionScripts = [
-  defineScript('bulkSubmit', 8, SUBMIT),
+  defineScript('bulkSubmit', undefined, SUBMIT),
   defineScript('bulkSettle', 2, SETTLE),
   defineScript('bulkStart', 2, START),
   defineScript('bulkRecordProgress', 3, RECORD_PROGRESS),

@@ -114,6 +114,7 @@ export function createBulkWorkerScripts(
         failure.now.getTime(),
         failure.nextAttemptAt.toISOString(),
         options.cacheTtlMs,
+        options.recordTtlSeconds,
       );
       lost(result, userId);
       const [attempts, failed] = result as [number, number];

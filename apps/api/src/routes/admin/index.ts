@@ -19,14 +19,15 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async () => {
       const { redis, keys, config } = app;
       const now = Date.now();
-      // Failed requests stay counted while their records do.
-      await redis.zremrangebyscore(keys.bulkFailed(), '-inf', now - config.bulk.recordTtlSeconds * 1000);
+      // Failed requests stay counted while their records do. Only counted: the scripts that add to
+      // the index trim it (a read never writes).
+      const failedSince = `(${now - config.bulk.recordTtlSeconds * 1000}`;
       const [userCount, bookCount, pending, reports, failed, oldest] = await Promise.all([
         countUsers(app.db),
         countAllBooks(app.db),
         redis.zcard(keys.bulkPending()),
         redis.zcard(keys.reportPending()),
-        redis.zcard(keys.bulkFailed()),
+        redis.zcount(keys.bulkFailed(), failedSince, '+inf'),
         redis.zrange(keys.bulkPending(), 0, 0, 'WITHSCORES'),
       ]);
       const oldestQueuedAt = oldest[1] === undefined ? null : Number(oldest[1]);
