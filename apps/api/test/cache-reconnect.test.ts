@@ -29,7 +29,7 @@ beforeAll(async () => {
   [toA, toB] = await Promise.all([createRedisProxy(redis.port), createRedisProxy(redis.port)]);
   // Replica A is the app under test; replica B is a second guarded cache with its own Redis client.
   h = await startApi('cache-reconnect', { REDIS_URL: toA.url });
-  clientB = createRedisClient(toB.url, 'api', h.app.log, { autoPipelining: true });
+  clientB = createRedisClient(toB.url, 'api', h.app.log, { autoPipelining: true, timeouts: h.ctx.config.redisTimeouts });
   replicaB = createGuardedBooksCache({ redis: clientB, keys: h.app.keys, ttlSeconds: 300, db: h.app.db, log: h.app.log }, FAR_OFF_POLL_MS);
   await replicaB.start();
 });

@@ -12,7 +12,7 @@ export const SYSTEM_NAME = 'Books Service';
 /** Builds the worker's dependencies from config: what main.ts and the tests both use. */
 export function createReportDeps(config: ReportWorkerConfig, log: Logger): ReportDeps & { close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { max: 2, applicationName: 'books-report-worker' });
-  const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker' });
+  const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
   const mailer = createMailTransport(config.smtp);
   // One thread by default keeps the worker under 300 MB; more threads (or more replicas) for throughput.

@@ -52,7 +52,10 @@ export default fp(
     const identities = createIdentityService({
       db: app.db,
       redis: app.redis,
-      subscriber: createRedisClient(app.config.redisUrl, 'api', app.log, { name: 'api-identity-subscriber' }),
+      subscriber: createRedisClient(app.config.redisUrl, 'api', app.log, {
+        name: 'api-identity-subscriber',
+        timeouts: app.config.redisTimeouts,
+      }),
       keys: app.keys,
       adminEmails: app.config.adminEmails,
       log: app.log,

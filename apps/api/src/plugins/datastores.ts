@@ -28,7 +28,7 @@ export default fp(
     // Auto-pipelining: the commands of concurrent requests (rate limit, cache page, identity) leave
     // in one write per event-loop turn, which roughly halves the CPU a cached GET /books spends on Redis.
     // createRedisClient defines every script before the first command, which auto-pipelining needs.
-    const redis = createRedisClient(config.redisUrl, 'api', app.log, { autoPipelining: true });
+    const redis = createRedisClient(config.redisUrl, 'api', app.log, { autoPipelining: true, timeouts: config.redisTimeouts });
     const keys = createRedisKeys(config.redisKeyPrefix);
     app.decorate('config', config);
     app.decorate('db', pg.db);
@@ -38,6 +38,7 @@ export default fp(
     const booksCache = createGuardedBooksCache(
       { redis, keys, ttlSeconds: config.cacheTtlSeconds, db: pg.db, log: app.log },
       config.cacheDebtPollMs,
+      config.cacheStartSyncMs,
     );
     app.decorate('booksCache', booksCache);
     if (!(await waitForRedis(redis, config.redisStartWaitMs))) {

@@ -24,7 +24,8 @@ import { type BooksCacheDebt, listBooksCacheDebts, recordBooksCacheDebts, settle
  */
 export const DEBT_POLL_INTERVAL_MS = 1000;
 
-// How long start-up waits for the first read of the debts; the cache stays unused until it succeeds.
+// How long start-up waits, by default, for the first read of the debts (CACHE_START_SYNC_SECONDS);
+// the cache stays unused until it succeeds.
 const START_SYNC_WAIT_MS = 2000;
 
 // Handed to the route instead of a generation when the cache must not be filled.
@@ -44,7 +45,11 @@ export interface GuardedBooksCacheDeps {
   log: FastifyBaseLogger;
 }
 
-export function createGuardedBooksCache(deps: GuardedBooksCacheDeps, pollIntervalMs = DEBT_POLL_INTERVAL_MS): GuardedBooksCache {
+export function createGuardedBooksCache(
+  deps: GuardedBooksCacheDeps,
+  pollIntervalMs = DEBT_POLL_INTERVAL_MS,
+  startSyncWaitMs = START_SYNC_WAIT_MS,
+): GuardedBooksCache {
   const { redis, db, log } = deps;
   const cache = createBooksCache(redis, deps.keys, deps.ttlSeconds);
   // A generation lives one TTL after its invalidation; a fill later than that after its read could
@@ -162,7 +167,7 @@ export function createGuardedBooksCache(deps: GuardedBooksCacheDeps, pollInterva
     async start() {
       const first = sync();
       poll();
-      await Promise.race([first, new Promise((resolve) => setTimeout(resolve, START_SYNC_WAIT_MS).unref())]);
+      await Promise.race([first, new Promise((resolve) => setTimeout(resolve, startSyncWaitMs).unref())]);
     },
     async stop() {
       stopped = true;

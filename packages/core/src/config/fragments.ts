@@ -45,6 +45,29 @@ export const readDatastores = (e: EnvOf<typeof DatastoresEnv>) => ({
 });
 export type DatastoresConfig = ReturnType<typeof readDatastores>;
 
+/**
+ * How long a Redis connection attempt or command may take, and the cap of the reconnect backoff. The
+ * API fails fast (it falls back to Postgres or answers 503); a worker waits, with no command timeout
+ * by default (its commands queue while Redis is away and run when it is back).
+ */
+export const redisTimeoutsEnv = (defaults: { connectMs: number; commandMs: number }) => ({
+  REDIS_CONNECT_TIMEOUT_MS: Int(defaults.connectMs, 100, 600_000, 'milliseconds a connection attempt to Redis may take'),
+  REDIS_COMMAND_TIMEOUT_MS: Int(defaults.commandMs, 0, 600_000, 'milliseconds a Redis command may take before it fails (0: no limit)'),
+  REDIS_RECONNECT_MAX_DELAY_MS: Int(5000, 100, 600_000, 'the longest wait between two reconnection attempts to Redis'),
+});
+export const readRedisTimeouts = (e: {
+  REDIS_CONNECT_TIMEOUT_MS: number;
+  REDIS_COMMAND_TIMEOUT_MS: number;
+  REDIS_RECONNECT_MAX_DELAY_MS: number;
+}) => ({
+  redisTimeouts: {
+    connectMs: e.REDIS_CONNECT_TIMEOUT_MS,
+    commandMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    reconnectMaxDelayMs: e.REDIS_RECONNECT_MAX_DELAY_MS,
+  },
+});
+export type RedisTimeouts = ReturnType<typeof readRedisTimeouts>['redisTimeouts'];
+
 /** The grace a process gets between a stop signal and a forced exit; its default differs per process. */
 export const shutdownEnv = (defaultSeconds: number) => ({
   SHUTDOWN_GRACE_SECONDS: Int(defaultSeconds, 1, 3600, 'seconds a stopping process may take to finish its work before it exits anyway'),
@@ -170,6 +193,12 @@ export const ApiEnv = {
   HEALTH_CHECK_TIMEOUT_SECONDS: Int(1, 1, 60, 'seconds /health waits for Postgres or Redis to answer before calling it down'),
   REDIS_START_WAIT_SECONDS: Int(2, 1, 300, 'seconds the API waits for Redis at start-up before starting without it'),
   CACHE_DEBT_POLL_SECONDS: Int(1, 1, 60, "seconds between an API replica's reads of the book-cache invalidations Redis missed"),
+  CACHE_START_SYNC_SECONDS: Int(
+    2,
+    1,
+    300,
+    'seconds API start-up waits for its first read of those invalidations (the cache stays unused until it succeeds)',
+  ),
 };
 
 // Only for local development and tests, so that `pnpm start` works with no .env at all.

@@ -21,11 +21,13 @@ import {
   readJwt,
   readLogging,
   readRecordTtlSeconds,
+  readRedisTimeouts,
   readReportContent,
   readReportCron,
   readReportWorker,
   readShutdown,
   readSmtp,
+  redisTimeoutsEnv,
   SmtpEnv,
   shutdownEnv,
 } from './fragments.js';
@@ -35,6 +37,9 @@ type Source = Record<string, string | undefined>;
 // The API's grace covers requests in flight; a worker's covers handing back a pass's work.
 const API_SHUTDOWN_GRACE_SECONDS = 10;
 const WORKER_SHUTDOWN_GRACE_SECONDS = 20;
+// The API fails fast on Redis; a worker waits for it (see redisTimeoutsEnv).
+const API_REDIS_TIMEOUTS = { connectMs: 2000, commandMs: 2000 };
+const WORKER_REDIS_TIMEOUTS = { connectMs: 5000, commandMs: 0 };
 
 const ApiVariables = {
   ...LoggingEnv,
@@ -45,6 +50,7 @@ const ApiVariables = {
   ...BulkScheduleEnv,
   ...ReportScheduleEnv,
   ...shutdownEnv(API_SHUTDOWN_GRACE_SECONDS),
+  ...redisTimeoutsEnv(API_REDIS_TIMEOUTS),
 };
 
 export function loadApiConfig(source: Source) {
@@ -53,6 +59,7 @@ export function loadApiConfig(source: Source) {
     ...readLogging(e),
     ...readDatastores(e),
     ...readShutdown(e),
+    ...readRedisTimeouts(e),
     host: e.HOST,
     port: e.PORT,
     jwt: readJwt(e),
@@ -70,6 +77,7 @@ export function loadApiConfig(source: Source) {
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_SECONDS * 1000,
     redisStartWaitMs: e.REDIS_START_WAIT_SECONDS * 1000,
     cacheDebtPollMs: e.CACHE_DEBT_POLL_SECONDS * 1000,
+    cacheStartSyncMs: e.CACHE_START_SYNC_SECONDS * 1000,
   };
 }
 export type ApiConfig = ReturnType<typeof loadApiConfig>;
@@ -82,6 +90,7 @@ const BulkWorkerVariables = {
   ...RecordsEnv,
   ...CacheEnv,
   ...shutdownEnv(WORKER_SHUTDOWN_GRACE_SECONDS),
+  ...redisTimeoutsEnv(WORKER_REDIS_TIMEOUTS),
 };
 
 export function loadBulkWorkerConfig(source: Source) {
@@ -90,6 +99,7 @@ export function loadBulkWorkerConfig(source: Source) {
     ...readLogging(e),
     ...readDatastores(e),
     ...readShutdown(e),
+    ...readRedisTimeouts(e),
     bulk: { cron: readBulkCron(e), ...readBulkWorker(e), recordTtlSeconds: readRecordTtlSeconds(e) },
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
   };
@@ -105,6 +115,7 @@ const ReportWorkerVariables = {
   ...SmtpEnv,
   ...RecordsEnv,
   ...shutdownEnv(WORKER_SHUTDOWN_GRACE_SECONDS),
+  ...redisTimeoutsEnv(WORKER_REDIS_TIMEOUTS),
 };
 
 export function loadReportWorkerConfig(source: Source) {
@@ -113,6 +124,7 @@ export function loadReportWorkerConfig(source: Source) {
     ...readLogging(e),
     ...readDatastores(e),
     ...readShutdown(e),
+    ...readRedisTimeouts(e),
     report: { cron: readReportCron(e), ...readReportWorker(e) },
     bulk: { recordTtlSeconds: readRecordTtlSeconds(e) },
     smtp: readSmtp(e),

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisTimeouts } from '../config/fragments.js';
 import { registerAllScripts } from './script-registry.js';
 
 export type RedisRole = 'api' | 'worker';
@@ -10,6 +11,8 @@ export interface ConnectionLogger {
 }
 
 export interface RedisClientOptions {
+  /** From the process's configuration (REDIS_CONNECT_TIMEOUT_MS and the like). */
+  timeouts: RedisTimeouts;
   /** The connection's name in `CLIENT LIST`; defaults to the role. */
   name?: string;
   /**
@@ -25,17 +28,18 @@ export interface RedisClientOptions {
  * The API fails fast (no offline queue, one retry) so it can fall back to Postgres or answer 503;
  * workers wait for Redis to come back (maxRetriesPerRequest: null). Both reconnect forever.
  */
-export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, clientOptions: RedisClientOptions = {}): Redis {
+export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, clientOptions: RedisClientOptions): Redis {
   const name = clientOptions.name ?? role;
+  const { connectMs, commandMs, reconnectMaxDelayMs } = clientOptions.timeouts;
   const options: RedisOptions =
-    role === 'api'
-      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 }
-      : { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5000 };
+    role === 'api' ? { maxRetriesPerRequest: 1, enableOfflineQueue: false } : { maxRetriesPerRequest: null, enableOfflineQueue: true };
   const client = new Redis(url, {
     ...options,
+    connectTimeout: connectMs,
+    ...(commandMs > 0 ? { commandTimeout: commandMs } : {}),
     enableAutoPipelining: clientOptions.autoPipelining ?? false,
     connectionName: `books-${name}`,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
+    retryStrategy: (attempt) => Math.min(attempt * 200, reconnectMaxDelayMs),
   });
   registerAllScripts(client);
   let lastError = '';
