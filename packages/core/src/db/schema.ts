@@ -1,6 +1,6 @@
 // Drizzle tables: the system of record. Row types come from $inferSelect.
 import { sql } from 'drizzle-orm';
-import { bigserial, check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const users = pgTable(
   'users',
@@ -12,6 +12,8 @@ export const users = pgTable(
     role: text('role', { enum: ['user', 'admin'] })
       .notNull()
       .default('user'),
+    // Set when the address was proven by a verification link; cleared if the address changes.
+    emailVerifiedAt: timestamp('email_verified_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -65,3 +67,97 @@ export const booksCacheDebts = pgTable('books_cache_debts', {
   owedAt: timestamp('owed_at', { withTimezone: true }).notNull().defaultNow(),
 });
 export type BooksCacheDebtRow = typeof booksCacheDebts.$inferSelect;
+
+// A signed-in device: an access token names its session (claim `sid`), and a refresh token belongs
+// to one. Ending a session (logout, reuse of a rotated refresh token, a password change) sets
+// revokedAt and records an auth event, which every API replica hears (see auth_events).
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    userAgent: text('user_agent'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }).notNull().defaultNow(),
+    // Absolute: refreshing does not extend it (REFRESH_TOKEN_TTL).
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    revokedReason: text('revoked_reason'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId, t.createdAt.desc())],
+);
+export type SessionRow = typeof sessions.$inferSelect;
+
+// Every refresh token a session was given, stored as a SHA-256 of the opaque value (it is random
+// and long, so a fast hash suffices). A rotated token stays, marked, so that presenting it again is
+// recognised as reuse (RFC 9700 §4.14) rather than as an unknown token.
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    rotatedAt: timestamp('rotated_at', { withTimezone: true }),
+  },
+  (t) => [index('refresh_tokens_session_idx').on(t.sessionId)],
+);
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
+
+// What every API replica must learn at once: sessions ended, an account changed or deleted. Each
+// row is announced with NOTIFY in the transaction that writes it; a replica that was not listening
+// catches up by seq. No foreign key: a deleted account's event must outlive the account.
+export const authEvents = pgTable(
+  'auth_events',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    userId: uuid('user_id').notNull(),
+    kind: text('kind', { enum: ['sessions_revoked', 'user_changed', 'user_deleted'] }).notNull(),
+    // For sessions_revoked: the sessions ended.
+    sessionIds: uuid('session_ids').array(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('auth_events_at_idx').on(t.at),
+    check('auth_events_kind_check', sql`${t.kind} in ('sessions_revoked', 'user_changed', 'user_deleted')`),
+  ],
+);
+export type AuthEventRow = typeof authEvents.$inferSelect;
+
+// A single-use email verification link, stored as a SHA-256 of its token, for the address it was sent to.
+export const emailVerifications = pgTable(
+  'email_verifications',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    email: text('email').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+  },
+  (t) => [index('email_verifications_user_idx').on(t.userId)],
+);
+export type EmailVerificationRow = typeof emailVerifications.$inferSelect;
+
+// The one live password-reset code of an account (a new request replaces it), stored hashed, with
+// the wrong tries counted: it is void after the limit, when used, or when expired.
+export const passwordResets = pgTable(
+  'password_resets',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.userId] })],
+);
+export type PasswordResetRow = typeof passwordResets.$inferSelect;
