@@ -43,6 +43,9 @@ export interface RedisKeys {
   reportPending(): string;
   /** Sorted set, global: `userId:requestId` of failed requests, scored by failure time. */
   bulkFailed(): string;
+
+  /** List, global: account emails (verification, password reset) queued by the API, as JSON, oldest first. */
+  accountMailQueue(): string;
 }
 
 export function createRedisKeys(prefix = ''): RedisKeys {
@@ -68,6 +71,8 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkPending: () => `${prefix}bulk_pending`,
     reportPending: () => `${prefix}report_pending`,
     bulkFailed: () => `${prefix}bulk_failed`,
+
+    accountMailQueue: () => `${prefix}account_mail`,
   };
 }
 

@@ -1,0 +1,2 @@
+// Account emails (verification links, password-reset codes): queued by the API, sent by the report worker.
+export * from './queue.js';
