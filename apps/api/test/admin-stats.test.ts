@@ -1,13 +1,13 @@
 // GET /admin/stats: the numbers an operator reads, with the queue's state built through core's
-// transitions (queued by POST /books/bulk, finished as a bulk worker pass would).
-import { finishQueuedImport, makeBooks, signUp, submitBulk } from '@books/testing';
+// transitions (queued by POST /books/bulk, finished or failed as a bulk worker pass would).
+import { failQueuedImport, finishQueuedImport, makeBooks, signUp, submitBulk } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
 
 let h: ApiHarness;
 let stores: QueueStores;
 beforeAll(async () => {
-  h = await startApi('admin-stats', { ADMIN_EMAILS: 'ops@example.com' });
+  h = await startApi('admin-stats', { ADMIN_EMAILS: 'ops@example.com,auditor@example.com' });
   stores = openStores(h.ctx);
 });
 afterAll(async () => {
@@ -30,7 +30,7 @@ describe('GET /admin/stats', () => {
     expect(pending.pendingBulkJobs).toBe(before.pendingBulkJobs + 1);
     expect(pending.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(0);
 
-    await finishQueuedImport({ db: stores.handle.db, redis: stores.redis, keys: stores.keys }, user.id, requestId);
+    await finishQueuedImport(stores, user.id, requestId);
     const after = await stats();
     const [{ users, books }] = await stores.handle.sql<
       { users: number; books: number }[]
@@ -42,6 +42,24 @@ describe('GET /admin/stats', () => {
       pendingBulkJobs: 0,
       pendingReports: before.pendingReports + 1,
       oldestPendingAgeSeconds: null,
+    });
+  });
+
+  it('counts a request whose attempts ran out among failed requests, and its report among pending ones', async () => {
+    const auditor = await signUp(h.app, { email: 'auditor@example.com' });
+    const stats = async () => (await h.app.inject({ method: 'GET', url: '/admin/stats', headers: auditor.auth })).json().data;
+    const before = await stats();
+    const user = await signUp(h.app);
+    const { requestId } = (await submitBulk(h.app, user, makeBooks(4, 'Doomed'))).json().data;
+    await failQueuedImport(stores, user.id, requestId, {
+      attempts: 3,
+      error: 'the database was unavailable',
+      code: 'DATABASE_UNAVAILABLE',
+    });
+    expect(await stats()).toMatchObject({
+      failedRequests: before.failedRequests + 1,
+      pendingBulkJobs: before.pendingBulkJobs,
+      pendingReports: before.pendingReports + 1,
     });
   });
 });

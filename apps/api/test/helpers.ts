@@ -1,6 +1,6 @@
 import { createDb, type DbHandle } from '@books/core/db';
 import { createRedisKeys, type RedisKeys, registerAllScripts } from '@books/core/redis';
-import { createTestContext, type TestContext, type TestUser, testEnv } from '@books/testing';
+import { createTestContext, type ImportStores, type TestContext, type TestUser, testEnv } from '@books/testing';
 import { Redis } from 'ioredis';
 import { type App, buildApp } from '../src/app.js';
 
@@ -32,7 +32,8 @@ export async function addBook(app: App, user: TestUser, book: Record<string, unk
   return res.json().data;
 }
 
-export interface QueueStores {
+/** Also what @books/testing's finishQueuedImport and friends take, to act as a bulk worker would. */
+export interface QueueStores extends ImportStores {
   handle: DbHandle;
   redis: Redis;
   keys: RedisKeys;
@@ -46,6 +47,7 @@ export function openStores(ctx: TestContext): QueueStores {
   registerAllScripts(redis);
   return {
     handle,
+    db: handle.db,
     redis,
     keys: createRedisKeys(ctx.namespace.prefix),
     async close() {

@@ -1,21 +1,28 @@
-import { signUp, submitBulk } from '@books/testing';
+import { listBulkRequests, readBulkRequest } from '@books/core/bulk';
+import { booksCacheField, createBooksCache } from '@books/core/cache';
+import { books as booksTable } from '@books/core/db';
+import { insertUser, queueImport, readImport } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkPass } from '../src/jobs/bulk-pass.js';
-import { type BulkHarness, makeBooks, queueView, requestView, startBulkHarness, titlesInDb } from './harness.js';
+import { type BulkHarness, makeBooks, startBulkHarness, titlesInDb } from './harness.js';
 
 let h: BulkHarness;
 beforeAll(async () => {
-  h = await startBulkHarness('bulk', { BULK_MAX_BOOKS: '60', BULK_BODY_LIMIT: '20000', ADMIN_EMAILS: 'admin@example.com' });
+  h = await startBulkHarness('bulk');
 });
 afterAll(() => h?.close());
 
 describe('a bulk pass', () => {
   it('inserts exactly the valid books, reports the rest, invalidates the cache and awaits a report', async () => {
-    const user = await signUp(h.app);
+    const user = await insertUser(h.stores.db);
     const books = [...makeBooks(20, 'Pass'), { title: '', author: 'Empty title' }, { title: 'Year', author: 'A', publishedYear: '1999' }];
-    const { requestId } = (await submitBulk(h.app, user, books)).json().data;
-    await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
-    expect((await h.app.inject({ method: 'GET', url: '/books', headers: user.auth })).headers['x-cache']).toBe('HIT');
+    const requestId = await queueImport(h.stores, user.id, books);
+    // A page of the user's books cached before the pass, through core's cache as the API fills it.
+    const cache = createBooksCache(h.deps.redis, h.deps.keys, h.ctx.bulkWorkerConfig.cacheTtlSeconds);
+    const field = booksCacheField({ limit: 20, offset: 0 });
+    const beforePass = await cache.read(user.id, field);
+    expect(await cache.fill(user.id, field, '{"data":[],"total":0}', beforePass.gen)).toBe(true);
+    expect((await cache.read(user.id, field)).value).not.toBeNull();
 
     // Earlier tests left queued requests too: this pass drains them all.
     const summary = await runBulkPass(h.deps);
@@ -27,11 +34,13 @@ describe('a bulk pass', () => {
         .map((b) => b.title)
         .sort(),
     );
-    const list = await h.app.inject({ method: 'GET', url: '/books', headers: user.auth });
-    expect(list.headers['x-cache']).toBe('MISS');
-    expect(list.json().total).toBe(20);
+    // The page is gone, and a reader that looked before the pass cannot put its stale page back.
+    const afterPass = await cache.read(user.id, field);
+    expect(afterPass.value).toBeNull();
+    expect(afterPass.gen).not.toBe(beforePass.gen);
+    expect(await cache.fill(user.id, field, '{"data":[],"total":0}', beforePass.gen)).toBe(false);
 
-    const view = await requestView(h.app, user, requestId);
+    const view = await readImport(h.stores, user.id, requestId);
     expect(view).toMatchObject({
       stage: 'processed_awaiting_report',
       submitted: 22,
@@ -55,13 +64,12 @@ describe('a bulk pass', () => {
   });
 
   it('reports duplicate ISBNs, within the request and against the collection, and inserts the rest', async () => {
-    const user = await signUp(h.app);
+    const user = await insertUser(h.stores.db);
     const [existing, a, b] = makeBooks(3, 'Dup');
-    await h.app.inject({ method: 'POST', url: '/books', headers: user.auth, payload: existing });
-    const { requestId } = (await submitBulk(h.app, user, [a, { ...existing, title: 'Again' }, b, { ...a, title: 'Twin of a' }])).json()
-      .data;
+    await h.stores.db.insert(booksTable).values({ ...existing!, userId: user.id });
+    const requestId = await queueImport(h.stores, user.id, [a, { ...existing, title: 'Again' }, b, { ...a, title: 'Twin of a' }]);
     await runBulkPass(h.deps);
-    const view = await requestView(h.app, user, requestId);
+    const view = await readImport(h.stores, user.id, requestId);
     expect(view).toMatchObject({ inserted: 2, failed: 2 });
     expect(view.failedItems).toEqual([
       { index: 1, title: 'Again', author: existing!.author, reason: `duplicate ISBN ${existing!.isbn}: already in your collection` },
@@ -71,11 +79,9 @@ describe('a bulk pass', () => {
   });
 
   it('keeps three users who submit at once apart: own books, own requests', async () => {
-    const users = await Promise.all([signUp(h.app), signUp(h.app), signUp(h.app)]);
+    const users = await Promise.all([insertUser(h.stores.db), insertUser(h.stores.db), insertUser(h.stores.db)]);
     const sizes = [5, 9, 13];
-    const ids = await Promise.all(
-      users.map(async (user, n) => (await submitBulk(h.app, user, makeBooks(sizes[n]!, `Iso${n}`))).json().data.requestId),
-    );
+    const ids = await Promise.all(users.map((user, n) => queueImport(h.stores, user.id, makeBooks(sizes[n]!, `Iso${n}`))));
     await runBulkPass(h.deps);
     for (const [n, user] of users.entries()) {
       expect(await titlesInDb(h.deps, user.id)).toEqual(
@@ -83,18 +89,17 @@ describe('a bulk pass', () => {
           .map((b) => b.title)
           .sort(),
       );
-      const view = await queueView(h.app, user);
-      expect(view.requests.map((r: { requestId: string }) => r.requestId)).toEqual([ids[n]]);
-      const foreign = await h.app.inject({ method: 'GET', url: `/books/bulk/${ids[(n + 1) % 3]}`, headers: user.auth });
-      expect(foreign.statusCode).toBe(404);
+      const requests = await listBulkRequests(h.deps.redis, h.deps.keys, user.id);
+      expect(requests.map((r) => [r.requestId, r.stage, r.inserted])).toEqual([[ids[n], 'processed_awaiting_report', sizes[n]]]);
+      expect(await readBulkRequest(h.deps.redis, h.deps.keys, user.id, ids[(n + 1) % 3]!)).toBeNull();
     }
   });
 
   it('inserts each book once when two replicas run their passes at the same moment', async () => {
-    const users = await Promise.all([signUp(h.app), signUp(h.app), signUp(h.app)]);
+    const users = await Promise.all([insertUser(h.stores.db), insertUser(h.stores.db), insertUser(h.stores.db)]);
     for (const [n, user] of users.entries()) {
-      await submitBulk(h.app, user, makeBooks(40, `Race${n}`));
-      await submitBulk(h.app, user, makeBooks(15, `RaceB${n}`));
+      await queueImport(h.stores, user.id, makeBooks(40, `Race${n}`));
+      await queueImport(h.stores, user.id, makeBooks(15, `RaceB${n}`));
     }
     const other = h.replica();
     const [one, two] = await Promise.all([runBulkPass(h.deps), runBulkPass(other)]);
@@ -103,8 +108,8 @@ describe('a bulk pass', () => {
       const [{ n, distinct }] = await h.deps.sql<{ n: number; distinct: number }[]>`
         select count(*)::int as n, count(distinct (bulk_request_id, bulk_item_index))::int as distinct from books where user_id = ${user.id}`;
       expect({ n, distinct }).toEqual({ n: 55, distinct: 55 });
-      const view = await queueView(h.app, user);
-      expect(view.requests.map((r: { stage: string; inserted: number }) => [r.stage, r.inserted])).toEqual([
+      const requests = await listBulkRequests(h.deps.redis, h.deps.keys, user.id);
+      expect(requests.map((r) => [r.stage, r.inserted])).toEqual([
         ['processed_awaiting_report', 15],
         ['processed_awaiting_report', 40],
       ]);

@@ -1,14 +1,17 @@
-import { type App, buildApp } from '@books/api';
+// Each bulk test file's worker and datastores. Requests are queued through core's submit
+// (@books/testing's queueImport, as POST /books/bulk does) and read back through core's readers:
+// what the API makes of them is the API's tests' business.
 import { loadBulkWorkerConfig } from '@books/core/config';
-import { createTestContext, silentLogger, type TestContext, type TestUser } from '@books/testing';
+import { createTestContext, type ImportStores, silentLogger, type TestContext } from '@books/testing';
 import { createBulkDeps } from '../src/wiring.js';
 
 export type BulkTestDeps = ReturnType<typeof createBulkDeps>;
 
 export interface BulkHarness {
   ctx: TestContext;
-  app: App;
   deps: BulkTestDeps;
+  /** The worker's database and Redis clients, for queueing requests and adding users. */
+  stores: ImportStores;
   /** Another worker replica: its own clients, same database and namespace. */
   replica(env?: Record<string, string>): BulkTestDeps;
   close(): Promise<void>;
@@ -16,31 +19,24 @@ export interface BulkHarness {
 
 export async function startBulkHarness(label: string, env: Record<string, string> = {}): Promise<BulkHarness> {
   const ctx = await createTestContext(label, { BULK_CHUNK_SIZE: '7', ...env });
-  const app = await buildApp(ctx.config, { logger: false });
-  await app.ready();
   const opened: BulkTestDeps[] = [];
   const replica = (extra: Record<string, string> = {}) => {
     const deps = createBulkDeps(loadBulkWorkerConfig({ ...ctx.env, ...extra }), silentLogger);
     opened.push(deps);
     return deps;
   };
+  const deps = replica();
   return {
     ctx,
-    app,
-    deps: replica(),
+    deps,
+    stores: { db: deps.db.db, redis: deps.redis, keys: deps.keys },
     replica,
     async close() {
-      await app.close();
       await Promise.all(opened.map((deps) => deps.close()));
       await ctx.cleanup();
     },
   };
 }
-
-export const queueView = async (app: App, user: TestUser) =>
-  (await app.inject({ method: 'GET', url: '/books/queue', headers: user.auth })).json().data;
-export const requestView = async (app: App, user: TestUser, requestId: string) =>
-  (await app.inject({ method: 'GET', url: `/books/bulk/${requestId}`, headers: user.auth })).json().data;
 
 export async function titlesInDb(deps: BulkTestDeps, userId: string): Promise<string[]> {
   const rows = await deps.sql<{ title: string }[]>`select title from books where user_id = ${userId} order by title`;

@@ -1,9 +1,9 @@
 // The real apps/bulk-worker process, on a seconds-level schedule.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { signUp, submitBulk } from '@books/testing';
+import { insertUser, queueImport, readImport } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type BulkHarness, makeBooks, queueView, startBulkHarness, titlesInDb } from './harness.js';
+import { type BulkHarness, makeBooks, startBulkHarness, titlesInDb } from './harness.js';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let h: BulkHarness;
@@ -18,9 +18,10 @@ afterAll(async () => {
 });
 
 it('the bulk-worker process picks up a request on its schedule and stops cleanly on SIGTERM', async () => {
-  const user = await signUp(h.app);
-  await submitBulk(h.app, user, makeBooks(12, 'Process'));
-  expect((await queueView(h.app, user)).stage).toBe('queued');
+  const user = await insertUser(h.stores.db);
+  const requestId = await queueImport(h.stores, user.id, makeBooks(12, 'Process'));
+  const stage = async () => (await readImport(h.stores, user.id, requestId)).stage;
+  expect(await stage()).toBe('queued');
 
   worker = spawn(process.execPath, [main], {
     env: { ...h.ctx.env, BULK_CRON: '*/1 * * * * *', LOG_LEVEL: 'info' },
@@ -29,7 +30,7 @@ it('the bulk-worker process picks up a request on its schedule and stops cleanly
   worker.stdout?.on('data', (chunk) => (output += chunk));
   worker.stderr?.on('data', (chunk) => (output += chunk));
 
-  await expect.poll(async () => (await queueView(h.app, user)).stage, { timeout: 15_000, interval: 250 }).toBe('processed_awaiting_report');
+  await expect.poll(stage, { timeout: 15_000, interval: 250 }).toBe('processed_awaiting_report');
   expect(await titlesInDb(h.deps, user.id)).toHaveLength(12);
   expect(output).toContain('bulk-worker scheduled');
   expect(output).toContain('bulk request processed');

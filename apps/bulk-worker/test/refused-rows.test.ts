@@ -2,10 +2,10 @@
 // a hand-edited queue) but holds a value Postgres refuses fails alone; the rest of its chunk, and
 // of the request, goes in. Items are queued through core's as any producer would.
 import { submitBulkRequest } from '@books/core/bulk';
-import { signUp } from '@books/testing';
+import { insertUser, readImport } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkPass } from '../src/jobs/bulk-pass.js';
-import { type BulkHarness, makeBooks, requestView, startBulkHarness, titlesInDb } from './harness.js';
+import { type BulkHarness, makeBooks, startBulkHarness, titlesInDb } from './harness.js';
 
 let h: BulkHarness;
 beforeAll(async () => {
@@ -26,7 +26,7 @@ async function queueDirectly(userId: string, books: { title: string; author: str
 
 describe('a row Postgres refuses', () => {
   it('fails that item alone, with a readable reason, and every other book of the import goes in', async () => {
-    const user = await signUp(h.app);
+    const user = await insertUser(h.stores.db);
     const books = makeBooks(300, 'Nul');
     // The issue's reproduction: one NUL byte at index 250, chunks of 100.
     books[250] = { ...books[250]!, title: 'Bad\u0000Title' };
@@ -36,7 +36,7 @@ describe('a row Postgres refuses', () => {
 
     await runBulkPass(h.deps);
 
-    const view = await requestView(h.app, user, requestId);
+    const view = await readImport(h.stores, user.id, requestId);
     expect(view).toMatchObject({ stage: 'processed_awaiting_report', submitted: 300, inserted: 298, failed: 2, attempts: 0 });
     expect(view.failedItems).toEqual([
       { index: 42, title: 'Nul 42', author: expect.any(String), reason: 'a number is out of range' },
@@ -51,7 +51,7 @@ describe('a row Postgres refuses', () => {
   });
 
   it('isolates several bad rows of one chunk, keeping the first of two equal ISBNs', async () => {
-    const user = await signUp(h.app);
+    const user = await insertUser(h.stores.db);
     const books = makeBooks(100, 'Many');
     for (const bad of [0, 1, 57, 99]) books[bad] = { ...books[bad]!, author: `A\u0000${bad}` };
     books[80] = { ...books[80]!, isbn: books[10]!.isbn };
@@ -59,10 +59,10 @@ describe('a row Postgres refuses', () => {
 
     await runBulkPass(h.deps);
 
-    const view = await requestView(h.app, user, requestId);
+    const view = await readImport(h.stores, user.id, requestId);
     expect(view).toMatchObject({ stage: 'processed_awaiting_report', inserted: 95, failed: 5 });
     expect(view.failedItems.map((item: { index: number }) => item.index)).toEqual([0, 1, 57, 80, 99]);
-    expect(view.failedItems[3].reason).toMatch(/duplicate ISBN .*same as item 10/);
+    expect(view.failedItems[3]!.reason).toMatch(/duplicate ISBN .*same as item 10/);
     expect(await titlesInDb(h.deps, user.id)).toHaveLength(95);
   });
 });

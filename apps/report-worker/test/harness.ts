@@ -1,14 +1,14 @@
-import { type App, buildApp } from '@books/api';
-import { createBulkDeps, runBulkPass } from '@books/bulk-worker';
+// Each report test file's worker, SMTP catcher and datastores. Imports to report on are built with
+// @books/testing's finishImport/failImport (core's transitions), not by running the bulk worker.
 import { loadReportWorkerConfig } from '@books/core/config';
 import {
   createSmtpCatcher,
   createTestContext,
+  type ImportStores,
   type ReceivedMail,
   type SmtpCatcher,
   silentLogger,
   type TestContext,
-  type TestUser,
 } from '@books/testing';
 
 export { pdfText } from '@books/testing';
@@ -19,13 +19,12 @@ export type ReportTestDeps = ReturnType<typeof createReportDeps>;
 
 export interface ReportHarness {
   ctx: TestContext;
-  app: App;
   smtp: SmtpCatcher;
   deps: ReportTestDeps;
+  /** The worker's database and Redis clients, for building imports and users. */
+  stores: ImportStores;
   /** Another report worker replica with its own clients. */
   replica(env?: Record<string, string>): ReportTestDeps;
-  /** Runs the bulk worker once, as its --once would. */
-  drainBulk(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -33,34 +32,26 @@ export async function startReportHarness(label: string, env: Record<string, stri
   const smtp = await createSmtpCatcher();
   await smtp.start();
   const ctx = await createTestContext(label, { ...smtp.env, COMPANY_NAME: 'Acme Books Ltd', REPORT_MAX_ATTEMPTS: '3', ...env });
-  const app = await buildApp(ctx.config, { logger: false });
-  await app.ready();
-  const bulk = createBulkDeps(ctx.bulkWorkerConfig, silentLogger);
   const opened: ReportTestDeps[] = [];
   const replica = (extra: Record<string, string> = {}) => {
     const deps = createReportDeps(loadReportWorkerConfig({ ...ctx.env, ...extra }), silentLogger);
     opened.push(deps);
     return deps;
   };
+  const deps = replica();
   return {
     ctx,
-    app,
     smtp,
-    deps: replica(),
+    deps,
+    stores: { db: deps.db, redis: deps.redis, keys: deps.keys },
     replica,
-    drainBulk: () => runBulkPass(bulk),
     async close() {
-      await app.close();
-      await bulk.close();
       await Promise.all(opened.map((deps) => deps.close()));
       await smtp.stop();
       await ctx.cleanup();
     },
   };
 }
-
-export const requestView = async (app: App, user: TestUser, requestId: string) =>
-  (await app.inject({ method: 'GET', url: `/books/bulk/${requestId}`, headers: user.auth })).json().data;
 
 export const mailsTo = (smtp: SmtpCatcher, email: string): ReceivedMail[] => smtp.messages.filter((m) => m.envelope.to.includes(email));
 

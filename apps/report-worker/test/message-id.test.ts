@@ -1,10 +1,10 @@
 // Mail clients treat two messages with one Message-ID as one: a resend of the same report must keep
 // it, and an email that covers other requests must not.
 
-import { queueBulk, signUp } from '@books/testing';
+import { finishImport, insertUser, readImport } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportPass } from '../src/jobs/report-pass.js';
-import { mailsTo, type ReportHarness, requestView, startReportHarness, validBooks } from './harness.js';
+import { mailsTo, type ReportHarness, startReportHarness, validBooks } from './harness.js';
 
 let h: ReportHarness;
 beforeAll(async () => {
@@ -16,9 +16,8 @@ const later = (minutes: number) => () => new Date(Date.now() + minutes * 60_000)
 
 describe('the Message-ID of a report', () => {
   it('stays the same on a resend of the same requests and changes once a new import joins the report', async () => {
-    const user = await signUp(h.app);
-    const first = await queueBulk(h.app, user, validBooks(2, 'First'));
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    const first = await finishImport(h.stores, user.id, validBooks(2, 'First'));
     // The server keeps each copy but answers too late for this replica: each attempt is a temporary
     // failure whose copy still arrived, so the inbox shows what every attempt carried.
     const impatient = h.replica({ SMTP_SOCKET_TIMEOUT_SECONDS: '1' });
@@ -29,8 +28,7 @@ describe('the Message-ID of a report', () => {
     const [attempt1, attempt2] = mailsTo(h.smtp, user.email);
     expect(attempt2!.parsed.messageId).toBe(attempt1!.parsed.messageId);
 
-    const second = await queueBulk(h.app, user, validBooks(3, 'Second'));
-    await h.drainBulk();
+    const second = await finishImport(h.stores, user.id, validBooks(3, 'Second'));
     expect((await runReportPass({ ...h.deps, now: later(60) })).sent).toBe(1);
     const mails = mailsTo(h.smtp, user.email);
     expect(mails).toHaveLength(3);
@@ -39,6 +37,9 @@ describe('the Message-ID of a report', () => {
     expect(resend.parsed.messageId).toMatch(/^<report-[0-9a-f-]{36}@books\.test>$/);
     expect(resend.parsed.messageId).not.toBe(attempt1!.parsed.messageId);
     for (const requestId of [first, second])
-      expect(await requestView(h.app, user, requestId)).toMatchObject({ stage: 'completed', reportMessageId: resend.parsed.messageId });
+      expect(await readImport(h.stores, user.id, requestId)).toMatchObject({
+        stage: 'completed',
+        reportMessageId: resend.parsed.messageId,
+      });
   }, 120_000);
 });

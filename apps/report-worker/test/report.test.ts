@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { queueBulk, signUp } from '@books/testing';
+import { finishImport, finishQueuedImport, insertUser, queueImport, readImport } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportPass } from '../src/jobs/report-pass.js';
-import { mailsTo, pdfOf, pdfText, type ReportHarness, requestView, startReportHarness, validBooks } from './harness.js';
+import { mailsTo, pdfOf, pdfText, type ReportHarness, startReportHarness, validBooks } from './harness.js';
 
 let h: ReportHarness;
 beforeAll(async () => {
@@ -16,14 +16,13 @@ const later = (minutes: number) => () => new Date(Date.now() + minutes * 60_000)
 
 describe('a processed import', () => {
   it('is reported once, to the user, with the counts in the subject, a styled body and a PDF that says everything', async () => {
-    const user = await signUp(h.app, { username: 'alice_reader' });
-    const requestId = await queueBulk(h.app, user, [
+    const user = await insertUser(h.stores.db, 'alice_reader');
+    const requestId = await finishImport(h.stores, user.id, [
       ...validBooks(4, 'Alice'),
       { title: 'Corrupted Book', author: 'Unknown Author', isbn: '978-0-00-000000-1' },
       { title: 'No author at all' },
     ]);
-    await h.drainBulk();
-    expect((await requestView(h.app, user, requestId)).stage).toBe('processed_awaiting_report');
+    expect((await readImport(h.stores, user.id, requestId)).stage).toBe('processed_awaiting_report');
 
     const summary = await runReportPass(h.deps);
     expect(summary.sent).toBeGreaterThanOrEqual(1);
@@ -58,7 +57,7 @@ describe('a processed import', () => {
       /(January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}(st|nd|rd|th) \d{4}, \d{1,2}:\d{2}:\d{2} (am|pm)/,
     );
 
-    const view = await requestView(h.app, user, requestId);
+    const view = await readImport(h.stores, user.id, requestId);
     expect(view).toMatchObject({ stage: 'completed', completedAt: expect.any(String), reportMessageId: mail!.parsed.messageId });
     expect(await h.deps.redis.exists(h.deps.keys.bulkStatus(user.id))).toBe(0);
     expect(await h.deps.redis.zscore(h.deps.keys.reportPending(), user.id)).toBeNull();
@@ -68,10 +67,9 @@ describe('a processed import', () => {
   });
 
   it('with 300 failures makes a multi-page PDF listing every one', async () => {
-    const user = await signUp(h.app);
+    const user = await insertUser(h.stores.db);
     const bad = Array.from({ length: 300 }, (_, n) => ({ title: `Broken ${n}`, author: 'A', isbn: 'not-an-isbn' }));
-    await queueBulk(h.app, user, [...validBooks(2, 'Fine'), ...bad]);
-    await h.drainBulk();
+    await finishImport(h.stores, user.id, [...validBooks(2, 'Fine'), ...bad]);
     await runReportPass(h.deps);
     const [mail] = mailsTo(h.smtp, user.email);
     const { pages, text } = await pdfText(pdfOf(mail!));
@@ -81,10 +79,11 @@ describe('a processed import', () => {
   });
 
   it('covers every request processed since the last report, one section each, in one email', async () => {
-    const user = await signUp(h.app);
-    const first = await queueBulk(h.app, user, validBooks(2, 'First'));
-    const second = await queueBulk(h.app, user, validBooks(3, 'Second'));
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    // Both queued before the bulk worker's pass finishes them.
+    const first = await queueImport(h.stores, user.id, validBooks(2, 'First'));
+    const second = await queueImport(h.stores, user.id, validBooks(3, 'Second'));
+    for (const requestId of [first, second]) await finishQueuedImport(h.stores, user.id, requestId);
     await runReportPass(h.deps);
     const mails = mailsTo(h.smtp, user.email);
     expect(mails).toHaveLength(1);
@@ -95,10 +94,12 @@ describe('a processed import', () => {
   });
 
   it('keeps three users apart: three messages, each with only its own data', async () => {
-    const users = await Promise.all([signUp(h.app), signUp(h.app), signUp(h.app)]);
+    const users = await Promise.all([insertUser(h.stores.db), insertUser(h.stores.db), insertUser(h.stores.db)]);
     for (const [n, user] of users.entries())
-      await queueBulk(h.app, user, [...validBooks(n + 1, `Owner${n}`), { title: `Failed${n}`, author: 'A', publishedYear: 99999 }]);
-    await h.drainBulk();
+      await finishImport(h.stores, user.id, [
+        ...validBooks(n + 1, `Owner${n}`),
+        { title: `Failed${n}`, author: 'A', publishedYear: 99999 },
+      ]);
     await runReportPass(h.deps);
     for (const [n, user] of users.entries()) {
       const mails = mailsTo(h.smtp, user.email);
@@ -116,9 +117,8 @@ describe('a processed import', () => {
   });
 
   it('shows HTML in a title as text, not markup', async () => {
-    const user = await signUp(h.app);
-    await queueBulk(h.app, user, [{ title: '<script>alert(1)</script><b>bold</b>', author: 'A', isbn: 'bad' }]);
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    await finishImport(h.stores, user.id, [{ title: '<script>alert(1)</script><b>bold</b>', author: 'A', isbn: 'bad' }]);
     await runReportPass(h.deps);
     const [mail] = mailsTo(h.smtp, user.email);
     const raw = mail!.parsed.html as string;
@@ -130,17 +130,15 @@ describe('a processed import', () => {
 
 describe('exactly one email', () => {
   it('two passes at the same moment send one message', async () => {
-    const user = await signUp(h.app);
-    await queueBulk(h.app, user, validBooks(3, 'Twice'));
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    await finishImport(h.stores, user.id, validBooks(3, 'Twice'));
     await Promise.all([runReportPass(h.deps), runReportPass(h.replica())]);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
   });
 
   it('a crash after sending but before the clean-up sends nothing more on the next pass', async () => {
-    const user = await signUp(h.app);
-    const requestId = await queueBulk(h.app, user, validBooks(2, 'Crash'));
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    const requestId = await finishImport(h.stores, user.id, validBooks(2, 'Crash'));
     const crashing = {
       ...h.deps,
       scripts: {
@@ -152,12 +150,12 @@ describe('exactly one email', () => {
     };
     await runReportPass(crashing);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
-    expect((await requestView(h.app, user, requestId)).stage).toBe('processed_awaiting_report');
+    expect((await readImport(h.stores, user.id, requestId)).stage).toBe('processed_awaiting_report');
 
     const summary = await runReportPass(h.deps);
     expect(summary.cleaned_up).toBe(1);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
-    expect(await requestView(h.app, user, requestId)).toMatchObject({
+    expect(await readImport(h.stores, user.id, requestId)).toMatchObject({
       stage: 'completed',
       reportMessageId: mailsTo(h.smtp, user.email)[0]!.parsed.messageId,
     });
@@ -166,9 +164,8 @@ describe('exactly one email', () => {
 
 describe('SMTP failures', () => {
   it('SMTP down: the status stays, and a later pass delivers exactly once', async () => {
-    const user = await signUp(h.app);
-    const requestId = await queueBulk(h.app, user, validBooks(2, 'Outage'));
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    const requestId = await finishImport(h.stores, user.id, validBooks(2, 'Outage'));
     await h.smtp.stop();
     try {
       const down = await runReportPass(h.replica());
@@ -182,7 +179,7 @@ describe('SMTP failures', () => {
       reportAttempts: '1',
       lastError: 'the mail server could not be reached',
     });
-    expect((await requestView(h.app, user, requestId)).stage).toBe('processed_awaiting_report');
+    expect((await readImport(h.stores, user.id, requestId)).stage).toBe('processed_awaiting_report');
 
     await runReportPass(h.deps);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(0);
@@ -190,20 +187,19 @@ describe('SMTP failures', () => {
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
     await runReportPass({ ...h.deps, now: later(60) });
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
-    expect((await requestView(h.app, user, requestId)).stage).toBe('completed');
+    expect((await readImport(h.stores, user.id, requestId)).stage).toBe('completed');
   });
 
   it('a temporary failure that outlasts REPORT_MAX_ATTEMPTS marks the requests failed', async () => {
-    const user = await signUp(h.app);
-    const requestId = await queueBulk(h.app, user, validBooks(1, 'Deferred'));
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    const requestId = await finishImport(h.stores, user.id, validBooks(1, 'Deferred'));
     h.smtp.deferAll = true;
     try {
       for (let attempt = 1; attempt <= 3; attempt++) await runReportPass({ ...h.deps, now: later(attempt * 60) });
     } finally {
       h.smtp.deferAll = false;
     }
-    expect(await requestView(h.app, user, requestId)).toMatchObject({
+    expect(await readImport(h.stores, user.id, requestId)).toMatchObject({
       stage: 'failed',
       lastError: 'report not delivered: the mail server could not take the message for now (451)',
     });
@@ -211,14 +207,13 @@ describe('SMTP failures', () => {
   });
 
   it('a permanent 5xx (unknown recipient) marks the requests failed at once, visible in admin stats', async () => {
-    const user = await signUp(h.app);
-    const requestId = await queueBulk(h.app, user, validBooks(1, 'Bounce'));
-    await h.drainBulk();
+    const user = await insertUser(h.stores.db);
+    const requestId = await finishImport(h.stores, user.id, validBooks(1, 'Bounce'));
     h.smtp.rejectRecipients.add(user.email);
     const before = await h.deps.redis.zcard(h.deps.keys.bulkFailed());
     const summary = await runReportPass(h.deps);
     expect(summary.failed).toBe(1);
-    expect(await requestView(h.app, user, requestId)).toMatchObject({
+    expect(await readImport(h.stores, user.id, requestId)).toMatchObject({
       stage: 'failed',
       lastError: 'report not delivered: the mail server refused the recipient address (550)',
     });
@@ -236,15 +231,13 @@ describe('PDF_OUTPUT_DIR', () => {
     try {
       const keeper = h.replica({ PDF_OUTPUT_DIR: keep, PDF_CLEANUP_AFTER_SEND: 'false' });
       const cleaner = h.replica({ PDF_OUTPUT_DIR: clean, PDF_CLEANUP_AFTER_SEND: 'true' });
-      const [a, b] = await Promise.all([signUp(h.app), signUp(h.app)]);
-      await queueBulk(h.app, a, validBooks(1, 'Kept'));
-      await h.drainBulk();
+      const [a, b] = await Promise.all([insertUser(h.stores.db), insertUser(h.stores.db)]);
+      await finishImport(h.stores, a.id, validBooks(1, 'Kept'));
       await runReportPass(keeper);
       const kept = readdirSync(keep);
       expect(kept).toHaveLength(1);
       expect(kept[0]).toBe(mailsTo(h.smtp, a.email)[0]!.parsed.attachments[0]!.filename);
-      await queueBulk(h.app, b, validBooks(1, 'Cleaned'));
-      await h.drainBulk();
+      await finishImport(h.stores, b.id, validBooks(1, 'Cleaned'));
       await runReportPass(cleaner);
       expect(mailsTo(h.smtp, b.email)).toHaveLength(1);
       expect(existsSync(clean) && readdirSync(clean)).toEqual([]);
@@ -257,14 +250,13 @@ describe('PDF_OUTPUT_DIR', () => {
 
 describe('a very large import', () => {
   it('lists the first 500 failures in the PDF and every one, with its reason, in a CSV attachment', async () => {
-    const user = await signUp(h.app);
+    const user = await insertUser(h.stores.db);
     const bad = Array.from({ length: 520 }, (_, n) => ({
       title: n === 0 ? '=HYPERLINK("x")' : `Bad, "quoted" ${n}`,
       author: 'A',
       isbn: 'nope',
     }));
-    await queueBulk(h.app, user, [...validBooks(1, 'Good'), ...bad]);
-    await h.drainBulk();
+    await finishImport(h.stores, user.id, [...validBooks(1, 'Good'), ...bad]);
     await runReportPass({ ...h.deps, now: later(24 * 60) });
     const [mail] = mailsTo(h.smtp, user.email);
     expect(mail!.parsed.subject).toBe('Your book import: 1 of 521 added, 520 failed');

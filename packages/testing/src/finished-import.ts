@@ -1,11 +1,20 @@
-// "A user with a finished import", built through core's public transitions (submit, then the bulk
-// worker's markProcessing/recordProgress/finalize under its lease) with the books written straight
-// to Postgres: report and API tests get that state without running the bulk worker's code.
+// "A user with a finished (or failed, or half-done) import", built through core's public
+// transitions (submit, then the bulk worker's markProcessing/recordProgress/finalize/recordFailure
+// under its lease) with the books written straight to Postgres: report and API tests get the state a
+// bulk worker leaves without running the bulk worker's code.
 import { randomBytes } from 'node:crypto';
-import { createBulkWorkerScripts, submitBulkRequest } from '@books/core/bulk';
+import {
+  type BulkWorkerScripts,
+  createBulkWorkerScripts,
+  readBulkRequest,
+  readFailedItems,
+  retryDelayMs,
+  type StoredBulkRequest,
+  submitBulkRequest,
+} from '@books/core/bulk';
 import { books, type Database, users } from '@books/core/db';
 import { acquireLease, type RedisKeys } from '@books/core/redis';
-import { type BookInput, type FailedItem, parseBookInput } from '@books/core/schemas';
+import { type BookInput, type FailedItem, parseBookInput, type QueuedItem } from '@books/core/schemas';
 import type { Redis } from 'ioredis';
 
 export interface ImportStores {
@@ -53,6 +62,20 @@ export async function queueImport(stores: ImportStores, userId: string, items: u
   return requestId;
 }
 
+/**
+ * A request as core reads it back, with its failed items: what GET /books/bulk/:id is made of, for
+ * tests that check a worker's outcome without the API. Throws when it is not on record.
+ */
+export async function readImport(
+  stores: Pick<ImportStores, 'redis' | 'keys'>,
+  userId: string,
+  requestId: string,
+): Promise<StoredBulkRequest & { failedItems: FailedItem[] }> {
+  const record = await readBulkRequest(stores.redis, stores.keys, userId, requestId);
+  if (!record) throw new Error(`request ${requestId} of user ${userId} is not on record`);
+  return { ...record, failedItems: await readFailedItems(stores.redis, stores.keys, userId, requestId) };
+}
+
 export interface FinishImportOptions {
   now?: Date;
   leaseMs?: number;
@@ -86,26 +109,132 @@ export async function finishQueuedImport(
   options: FinishImportOptions = {},
 ): Promise<void> {
   const now = options.now ?? new Date();
+  await underBulkLease(stores, userId, options, async (scripts, token) => {
+    await startAttempt(scripts, userId, requestId, token, now);
+    await insertQueued(stores, scripts, userId, requestId, token, Number.POSITIVE_INFINITY);
+    if (!(await scripts.finalize(userId, requestId, token, now, 1))) throw new Error('request was finished elsewhere');
+  });
+}
+
+/**
+ * Leaves a queued request as a bulk worker stopped (SIGTERM) after committing its first `count`
+ * queued books leaves it: stage processing, those books inserted and counted, the lease released,
+ * the rest still queued for the next pass.
+ */
+export async function processQueuedImportPartly(
+  stores: ImportStores,
+  userId: string,
+  requestId: string,
+  count: number,
+  options: FinishImportOptions = {},
+): Promise<void> {
+  const now = options.now ?? new Date();
+  await underBulkLease(stores, userId, options, async (scripts, token) => {
+    await startAttempt(scripts, userId, requestId, token, now);
+    await insertQueued(stores, scripts, userId, requestId, token, count);
+  });
+}
+
+/** How the attempts of a failed import went. */
+export interface ImportFailure {
+  /** The readable reason and code the bulk worker records (see its postgres-errors.ts). */
+  error: string;
+  code: string;
+  /** Queued books committed by the first attempt before it failed; 0 when none. */
+  inserted?: number;
+  /** Attempts made, the last one exhausting BULK_MAX_ATTEMPTS; 1 when not given. */
+  attempts?: number;
+}
+
+/** Queues a request and fails it as the bulk worker does once its attempts run out. */
+export async function failImport(
+  stores: ImportStores,
+  userId: string,
+  items: unknown[],
+  failure: ImportFailure,
+  options: FinishImportOptions = {},
+): Promise<string> {
+  const requestId = await queueImport(stores, userId, items, options.now);
+  await failQueuedImport(stores, userId, requestId, failure, options);
+  return requestId;
+}
+
+/**
+ * Fails a queued request as the bulk worker does: each attempt starts the request and records its
+ * failure under the lease (the first after committing `inserted` books), the last one exhausting
+ * the attempts, so the request ends `failed`, its queue entry and items gone, and the user waiting
+ * for a report that tells them.
+ */
+export async function failQueuedImport(
+  stores: ImportStores,
+  userId: string,
+  requestId: string,
+  failure: ImportFailure,
+  options: FinishImportOptions = {},
+): Promise<void> {
+  const now = options.now ?? new Date();
+  const attempts = failure.attempts ?? 1;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    await underBulkLease(stores, userId, options, async (scripts, token) => {
+      await startAttempt(scripts, userId, requestId, token, now);
+      if (attempt === 1 && failure.inserted) await insertQueued(stores, scripts, userId, requestId, token, failure.inserted);
+      const result = await scripts.recordFailure(userId, requestId, token, {
+        attempt,
+        maxAttempts: attempts,
+        fatal: false,
+        error: failure.error,
+        code: failure.code,
+        now,
+        // BULK_RETRY_BASE_SECONDS' default; the next attempt here does not wait for it.
+        nextAttemptAt: new Date(now.getTime() + retryDelayMs(attempt, 30_000)),
+      });
+      if (result.attempts !== attempt || result.failed !== (attempt === attempts)) throw new Error(`attempt ${attempt} was not recorded`);
+    });
+  }
+}
+
+async function underBulkLease(
+  stores: ImportStores,
+  userId: string,
+  options: FinishImportOptions,
+  run: (scripts: BulkWorkerScripts, token: string) => Promise<void>,
+): Promise<void> {
   const leaseMs = options.leaseMs ?? 60_000;
-  const { redis, keys, db } = stores;
-  const scripts = createBulkWorkerScripts(redis, keys, {
+  const scripts = createBulkWorkerScripts(stores.redis, stores.keys, {
     leaseMs,
     cacheTtlMs: options.cacheTtlMs ?? 60_000,
     recordTtlSeconds: options.recordTtlSeconds ?? 7 * 86_400,
   });
-  const queued = (await redis.lrange(keys.bulkItems(userId, requestId), 0, -1)).map(
-    (raw) => JSON.parse(raw) as { i: number; b: BookInput },
-  );
-  const lease = await acquireLease(redis, keys.bulkLease(userId), leaseMs);
+  const lease = await acquireLease(stores.redis, stores.keys.bulkLease(userId), leaseMs);
   if (!lease) throw new Error(`someone holds user ${userId}'s bulk lease`);
   try {
-    if (!(await scripts.markProcessing(userId, requestId, lease.token, now))) throw new Error('request is past processing');
-    if (queued.length) {
-      await db.insert(books).values(queued.map(({ i, b }) => ({ ...b, userId, bulkRequestId: requestId, bulkItemIndex: i })));
-    }
-    await scripts.recordProgress(userId, requestId, lease.token, { from: 0, to: queued.length, inserted: queued.length, failures: [] });
-    if (!(await scripts.finalize(userId, requestId, lease.token, now, 1))) throw new Error('request was finished elsewhere');
+    await run(scripts, lease.token);
   } finally {
     await lease.release();
   }
+}
+
+async function startAttempt(scripts: BulkWorkerScripts, userId: string, requestId: string, token: string, now: Date): Promise<void> {
+  if (!(await scripts.markProcessing(userId, requestId, token, now))) throw new Error('request is past processing');
+}
+
+/** Inserts the next `count` queued books of the request (from its cursor) and records them as one chunk. */
+async function insertQueued(
+  stores: ImportStores,
+  scripts: BulkWorkerScripts,
+  userId: string,
+  requestId: string,
+  token: string,
+  count: number,
+): Promise<void> {
+  if (count <= 0) return;
+  const { redis, keys, db } = stores;
+  const from = Number((await redis.hget(keys.bulkRequest(userId, requestId), 'nextItem')) ?? 0);
+  const last = Number.isFinite(count) ? from + count - 1 : -1;
+  const queued = (await redis.lrange(keys.bulkItems(userId, requestId), from, last)).map((raw) => JSON.parse(raw) as QueuedItem);
+  if (queued.length) {
+    await db.insert(books).values(queued.map(({ i, b }) => ({ ...b, userId, bulkRequestId: requestId, bulkItemIndex: i })));
+  }
+  const chunk = { from, to: from + queued.length, inserted: queued.length, failures: [] };
+  if (!(await scripts.recordProgress(userId, requestId, token, chunk))) throw new Error('chunk was recorded elsewhere');
 }
