@@ -32,9 +32,11 @@ describe('GET /admin/stats', () => {
 
     await finishQueuedImport(stores, user.id, requestId);
     const after = await stats();
-    const [{ users, books }] = await stores.handle.sql<
-      { users: number; books: number }[]
-    >`select (select count(*)::int from users) as users, (select count(*)::int from books) as books`;
+    const { users, books } = (
+      await stores.handle.sql<
+        { users: number; books: number }[]
+      >`select (select count(*)::int from users) as users, (select count(*)::int from books) as books`
+    )[0]!;
     expect(books).toBe(3);
     expect(after).toMatchObject({
       totalUsers: users,

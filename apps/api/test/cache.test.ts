@@ -106,7 +106,7 @@ describe('no stale read after a write', () => {
       const write = h.app.inject({ method: 'POST', url: '/books', headers: user.auth, payload: { title: `Race ${round}`, author: 'A' } });
       await Promise.all([...reads, write]);
       const cachedOrNot = (await list(user)).json();
-      const [{ count }] = await h.app.sql<{ count: number }[]>`select count(*)::int as count from books where user_id = ${user.id}`;
+      const { count } = (await h.app.sql<{ count: number }[]>`select count(*)::int as count from books where user_id = ${user.id}`)[0]!;
       expect(cachedOrNot.total, `round ${round} (${cachedOrNot.source})`).toBe(count);
     }
   });

@@ -105,8 +105,10 @@ describe('a bulk pass', () => {
     const [one, two] = await Promise.all([runBulkPass(h.deps), runBulkPass(other)]);
     expect(one.inserted + two.inserted).toBe(3 * 55);
     for (const user of users) {
-      const [{ n, distinct }] = await h.deps.sql<{ n: number; distinct: number }[]>`
-        select count(*)::int as n, count(distinct (bulk_request_id, bulk_item_index))::int as distinct from books where user_id = ${user.id}`;
+      const { n, distinct } = (
+        await h.deps.sql<{ n: number; distinct: number }[]>`
+        select count(*)::int as n, count(distinct (bulk_request_id, bulk_item_index))::int as distinct from books where user_id = ${user.id}`
+      )[0]!;
       expect({ n, distinct }).toEqual({ n: 55, distinct: 55 });
       const requests = await listBulkRequests(h.deps.redis, h.deps.keys, user.id);
       expect(requests.map((r) => [r.stage, r.inserted])).toEqual([

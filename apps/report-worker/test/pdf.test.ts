@@ -186,7 +186,12 @@ describe('renderReportPdf', () => {
       'Tiếng Việt',
       'Cafe\u0301 au lait',
     ];
-    const items = titles.map((title, n) => ({ index: n, title, author: 'Лев Толстой', reason: 'duplicate ISBN' }));
+    const items: { index: number; title: string; author: string | null; reason: string }[] = titles.map((title, n) => ({
+      index: n,
+      title,
+      author: 'Лев Толстой',
+      reason: 'duplicate ISBN',
+    }));
     items.push({ index: 99, title: '吾輩は猫である 📚', author: null, reason: 'duplicate ISBN' });
     const pdf = await renderReportPdf(report([request(items)]));
     const text = (await pdfPages(pdf)).join(' ');

@@ -13,6 +13,7 @@ type JsonAnswer = any;
 export interface InjectableApp {
   inject(options: { method: string; url: string; headers?: Record<string, string>; payload?: unknown }): Promise<{
     statusCode: number;
+    headers: Record<string, string | string[] | number | undefined>;
     body: string;
     json(): JsonAnswer;
   }>;
