@@ -57,9 +57,7 @@ export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submissio
     nextItem: '0',
   };
   const keyHash = submission.idempotencyKey ? createHash('sha256').update(submission.idempotencyKey).digest('hex').slice(0, 32) : '-';
-  const pruneIds = await redis.zrange(keys.bulkHistory(userId), 0, HISTORY_PRUNE_PER_SUBMIT - 1);
   const [created, id] = await redis.bulkSubmit(
-    8 + pruneIds.length,
     keys.bulkQueue(userId),
     keys.bulkItems(userId, requestId),
     keys.bulkRequest(userId, requestId),
@@ -68,19 +66,29 @@ export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submissio
     keys.bulkIdempotency(userId, keyHash),
     keys.bulkPending(),
     keys.bulkVoid(userId, requestId),
-    ...pruneIds.map((id) => keys.bulkRequest(userId, id)),
     requestId,
     requestMember(userId, requestId),
     now.getTime(),
     submission.idempotencyKey ? IDEMPOTENCY_TTL_SECONDS : '',
     JSON.stringify(record),
-    ...pruneIds,
     submission.invalid.length,
     ...submission.invalid.map((item) => JSON.stringify(item)),
     ...submission.valid.map(({ index, book }) => JSON.stringify({ i: index, b: book })),
   );
   if (created === -1) throw new SubmissionVoidedError(id);
+  if (created === 1) await pruneHistory(redis, keys, userId);
   return { requestId: id, created: created === 1 };
+}
+
+/** Best effort: a prune that fails is retried by the next submit, and readers skip expired ids. */
+async function pruneHistory(redis: Redis, keys: RedisKeys, userId: string): Promise<void> {
+  try {
+    const ids = await redis.zrange(keys.bulkHistory(userId), 0, HISTORY_PRUNE_PER_SUBMIT - 1);
+    if (ids.length === 0) return;
+    await redis.bulkPruneHistory(1 + ids.length, keys.bulkHistory(userId), ...ids.map((id) => keys.bulkRequest(userId, id)), ...ids);
+  } catch {
+    // Housekeeping only: the request itself is stored, and that is what the caller must hear.
+  }
 }
 
 /**

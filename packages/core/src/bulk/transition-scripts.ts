@@ -73,13 +73,10 @@ local function release_reported(status, pending, user_id, first)
   return released
 end`;
 
-// KEYS: queue, items, record, failures, history, idempotency, pending (global), void, then the
-//       records of P history ids to prune
+// KEYS: queue, items, record, failures, history, idempotency, pending (global), void
 // ARGV: requestId, member, queuedAtMs, idempotencyTtl ('' = no key), record JSON (string values),
-//       the P ids, failure count F, F failures, then the items. Pushes go 1000 at a time: Lua's unpack is bounded.
+//       failure count F, F failures, then the items. Pushes go 1000 at a time: Lua's unpack is bounded.
 // A replay finds the record and stores nothing again; a request voided by settle() is never stored.
-// The history's housekeeping lives here, where the history grows, so that listing it never writes:
-// each submit drops the given ids whose record has expired (the caller names the oldest few).
 const SUBMIT = `
 if redis.call('EXISTS', KEYS[8]) == 1 then return {-1, ARGV[1]} end
 if ARGV[4] ~= '' then
@@ -87,10 +84,6 @@ if ARGV[4] ~= '' then
   if existing then return {existing == ARGV[1] and 1 or 0, existing} end
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {1, ARGV[1]} end
-local p = #KEYS - 8
-for i = 1, p do
-  if redis.call('EXISTS', KEYS[8 + i]) == 0 then redis.call('ZREM', KEYS[5], ARGV[5 + i]) end
-end
 local record = cjson.decode(ARGV[5])
 local fields = {}
 for k, v in pairs(record) do
@@ -106,14 +99,24 @@ local function push_all(key, first, last)
     s = e + 1
   end
 end
-local f = tonumber(ARGV[6 + p])
-push_all(KEYS[4], 7 + p, 6 + p + f)
-push_all(KEYS[2], 7 + p + f, #ARGV)
+local f = tonumber(ARGV[6])
+push_all(KEYS[4], 7, 6 + f)
+push_all(KEYS[2], 7 + f, #ARGV)
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[6], ARGV[1], 'EX', ARGV[4]) end
 return {1, ARGV[1]}`;
+
+// KEYS: history, then the records of the ids in ARGV. Drops the ids whose record has expired. The
+// history's housekeeping runs after each submit, where the history grows, so that listing it never
+// writes. A separate command rather than part of SUBMIT: its keys come from a read of the history,
+// and a submit must stay one command (see settleBulkSubmission).
+const PRUNE_HISTORY = `
+for i = 1, #ARGV do
+  if redis.call('EXISTS', KEYS[1 + i]) == 0 then redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return 1`;
 
 // KEYS: record, void. ARGV: void ttl s. After a submit whose answer was lost: 1 if it was stored,
 // else 0, and it never will be (a submit still in flight, or re-sent later, finds the void mark).
@@ -272,6 +275,7 @@ return {attempt, 1}`;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     bulkSubmit(...args: (string | number)[]): Result<[number, string], Context>;
+    bulkPruneHistory(...args: (string | number)[]): Result<number, Context>;
     bulkSettle(record: string, voided: string, ttlSeconds: number): Result<number, Context>;
     bulkStart(lease: string, record: string, token: string, nowIso: string, leaseMs: number): Result<number, Context>;
     bulkRecordProgress(...args: (string | number)[]): Result<number, Context>;
@@ -284,7 +288,8 @@ declare module 'ioredis' {
 }
 
 export const requestTransitionScripts = [
-  defineScript('bulkSubmit', undefined, SUBMIT),
+  defineScript('bulkSubmit', 8, SUBMIT),
+  defineScript('bulkPruneHistory', undefined, PRUNE_HISTORY),
   defineScript('bulkSettle', 2, SETTLE),
   defineScript('bulkStart', 2, START),
   defineScript('bulkRecordProgress', 3, RECORD_PROGRESS),
