@@ -2,6 +2,7 @@
 import { loadReportWorkerConfigOrExit } from '@books/core/config';
 import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
 import { runOnce, runScheduled } from '@books/core/worker';
+import { runAccountMailPass } from './jobs/account-mail-pass.js';
 import { runReportPass } from './jobs/report-pass.js';
 import { createReportDeps } from './wiring.js';
 
@@ -14,6 +15,14 @@ const worker = {
   cron: config.report.cron,
   log,
   pass: (signal: AbortSignal) => runReportPass({ ...deps, log: log.child({ pass: new Date().toISOString() }) }, signal),
+  // Verification links and reset codes are awaited within seconds, not on the report schedule.
+  alsoRuns: [
+    {
+      name: 'account-mail',
+      cron: config.report.accountMailCron,
+      pass: (signal: AbortSignal) => runAccountMailPass(deps.accountMail, signal),
+    },
+  ],
   close: () => deps.close(),
   shutdownGraceMs: config.shutdownGraceMs,
 };

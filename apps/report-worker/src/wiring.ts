@@ -1,22 +1,30 @@
+import { createAccountMailOutbox } from '@books/core/account-mail';
 import { createReportScripts } from '@books/core/bulk';
 import type { ReportWorkerConfig } from '@books/core/config';
 import { createDb } from '@books/core/db';
 import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import type { Logger } from 'pino';
 import type { ReportDeps } from './jobs/report-user.js';
+import type { AccountMailDeps } from './jobs/send-account-mail.js';
 import { createMailTransport } from './mail/transport.js';
 import { createPdfRenderer } from './pdf/render-pool.js';
 
 export const SYSTEM_NAME = 'Books Service';
 
-/** Builds the worker's dependencies from config: what main.ts and the tests both use. */
-export function createReportDeps(config: ReportWorkerConfig, log: Logger): ReportDeps & { close(): Promise<void> } {
+/** Builds the worker's dependencies from config: what main.ts and the tests both use. The account
+ * mail sender shares the clients and the SMTP pool of the reports. */
+export function createReportDeps(
+  config: ReportWorkerConfig,
+  log: Logger,
+): ReportDeps & { accountMail: AccountMailDeps; close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { max: 2, applicationName: 'books-report-worker' });
   const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
   const mailer = createMailTransport(config.smtp);
   // One thread by default keeps the worker under 300 MB; more threads (or more replicas) for throughput.
   const renderer = createPdfRenderer({ concurrency: config.report.renderThreads, timeoutMs: config.report.renderTimeoutMs });
+  const from = { name: config.mail.fromName, address: config.mail.fromEmail };
+  const now = () => new Date();
   return {
     db: db.db,
     redis,
@@ -25,7 +33,7 @@ export function createReportDeps(config: ReportWorkerConfig, log: Logger): Repor
     renderer,
     mailer,
     log,
-    now: () => new Date(),
+    now,
     settings: {
       maxAttempts: config.report.maxAttempts,
       retryBaseMs: config.report.retryBaseMs,
@@ -36,9 +44,28 @@ export function createReportDeps(config: ReportWorkerConfig, log: Logger): Repor
       timeZone: config.report.timeZone,
       systemName: SYSTEM_NAME,
       company: config.company,
-      from: { name: config.mail.fromName, address: config.mail.fromEmail },
+      from,
       pdfOutputDir: config.pdf.outputDir,
       cleanupAfterSend: config.pdf.cleanupAfterSend,
+      requireVerifiedEmail: config.report.requireVerifiedEmail,
+    },
+    accountMail: {
+      redis,
+      keys,
+      outbox: createAccountMailOutbox(redis, keys),
+      mailer,
+      log,
+      now,
+      // The report rules: a failed message is retried as a failed report is.
+      settings: {
+        maxAttempts: config.report.maxAttempts,
+        retryBaseMs: config.report.retryBaseMs,
+        leaseMs: config.report.leaseMs,
+        concurrency: config.report.concurrency,
+        timeZone: config.report.timeZone,
+        companyName: config.company.name,
+        from,
+      },
     },
     async close() {
       await renderer.close();

@@ -21,7 +21,7 @@ export interface ReportContext {
  */
 export const MAX_FAILURES_IN_PDF = 500;
 
-export type Gathered = { ok: true; data: ReportData; failuresCsv: string | null } | { ok: false; reason: string };
+export type Gathered = { ok: true; data: ReportData; failuresCsv: string | null; emailVerified: boolean } | { ok: false; reason: string };
 
 const csvField = (value: string | number | null) => {
   // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
@@ -80,6 +80,7 @@ export async function gatherReport(
   const failedRequests = requests.filter((r) => r.outcome === 'failed').length;
   return {
     ok: true,
+    emailVerified: row.emailVerifiedAt !== null,
     failuresCsv: csvRows.length ? `request_id,index,title,author,reason\r\n${csvRows.join('\r\n')}\r\n` : null,
     data: {
       reportId: context.reportId,

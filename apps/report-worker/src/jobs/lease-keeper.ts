@@ -1,6 +1,7 @@
-// Renews a report lease while its holder works. A report has no natural steps to renew at: one
-// render may take REPORT_RENDER_TIMEOUT_SECONDS and one send waits up to SMTP_SOCKET_TIMEOUT_SECONDS
-// for the server's answer, both far longer than a lease that should free a crashed worker's users soon.
+// Renews a lease (a user's report, or one account email) while its holder works. Neither has natural
+// steps to renew at: one render may take REPORT_RENDER_TIMEOUT_SECONDS and one send waits up to
+// SMTP_SOCKET_TIMEOUT_SECONDS for the server's answer, both far longer than a lease that should free
+// a crashed worker's work soon.
 import type { Lease } from '@books/core/redis';
 import type { Logger } from 'pino';
 
@@ -23,10 +24,10 @@ export function keepLease(lease: Lease, leaseMs: number, log: Logger): LeaseKeep
         .then((ok) => {
           if (!ok) {
             held = false;
-            log.warn({ lease: lease.key }, 'the report lease expired before it could be renewed');
+            log.warn({ lease: lease.key }, 'the lease expired before it could be renewed');
           }
         })
-        .catch((err) => log.warn({ err, lease: lease.key }, 'could not renew the report lease; trying again'))
+        .catch((err) => log.warn({ err, lease: lease.key }, 'could not renew the lease; trying again'))
         .finally(() => {
           renewing = false;
         });

@@ -28,6 +28,8 @@ export interface ReportSettings {
   from: { name: string; address: string };
   pdfOutputDir: string;
   cleanupAfterSend: boolean;
+  /** REPORTS_REQUIRE_VERIFIED_EMAIL: a report waits until its owner's address is verified. */
+  requireVerifiedEmail: boolean;
 }
 
 export interface MailSender {
@@ -38,7 +40,7 @@ export interface MailSender {
     html: string;
     text: string;
     messageId: string;
-    attachments: { filename: string; content: Buffer; contentType: string }[];
+    attachments?: { filename: string; content: Buffer; contentType: string }[];
   }): Promise<{ messageId: string; accepted?: unknown[] }>;
 }
 
@@ -100,6 +102,11 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
         await scripts.recordFailure(userId, lease.token, failureOf(deps, requestIds, gathered.reason, true, status.reportAttempts));
         log.error({ userId, reportId, reason: gathered.reason }, 'report cannot be made; requests marked failed');
         return 'failed';
+      }
+      // Waiting for a verification is not an attempt: nothing is counted and the requests stay pending.
+      if (settings.requireVerifiedEmail && !gathered.emailVerified) {
+        log.debug({ userId, reportId }, 'report waits for its owner to verify the email address');
+        return 'waiting';
       }
       const { data, failuresCsv } = gathered;
       const pdf = await deps.renderer.render(data);

@@ -2,9 +2,7 @@
 // plain-text alternative, and the PDF. Every user-supplied string is escaped in the HTML;
 // headers carry no user text except the recipient address, which nodemailer encodes.
 import type { ReportData } from '../report-data.js';
-
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
+import { escapeHtml } from './escape-html.js';
 
 export function reportFileName(data: ReportData): string {
   return `book-import-report-${data.generatedAt.slice(0, 10)}-${data.reportId.slice(0, 8)}.pdf`;

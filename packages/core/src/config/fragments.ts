@@ -158,6 +158,8 @@ export const ReportWorkerEnv = {
   REPORT_MAX_ATTEMPTS: Int(5, 1, 100, 'report attempts before the requests are marked failed'),
   REPORT_LEASE_SECONDS: Int(60, 3, 3600, "seconds a report worker holds a user's report without renewing before another may take it"),
   REPORT_RENDER_TIMEOUT_SECONDS: Int(120, 1, 3600, 'seconds one PDF render may take before it is abandoned'),
+  REPORTS_REQUIRE_VERIFIED_EMAIL: Bool(false, 'true or false (true: a report waits until its owner has verified the email address)'),
+  ACCOUNT_MAIL_CRON: Str('*/2 * * * * *', 'a croner pattern (seconds allowed) for the account-mail sender'),
 };
 export const readReportWorker = (e: EnvOf<typeof ReportWorkerEnv>) => {
   if (!isValidTimeZone(e.REPORT_TIMEZONE)) {
@@ -173,6 +175,9 @@ export const readReportWorker = (e: EnvOf<typeof ReportWorkerEnv>) => {
     renderThreads: e.REPORT_RENDER_THREADS,
     leaseMs: e.REPORT_LEASE_SECONDS * 1000,
     renderTimeoutMs: e.REPORT_RENDER_TIMEOUT_SECONDS * 1000,
+    requireVerifiedEmail: e.REPORTS_REQUIRE_VERIFIED_EMAIL,
+    // Not on the report schedule: a verification link or a reset code is awaited within seconds.
+    accountMailCron: checkedCron('ACCOUNT_MAIL_CRON', e.ACCOUNT_MAIL_CRON) || '*/2 * * * * *',
   };
 };
 

@@ -44,8 +44,19 @@ export interface RedisKeys {
   /** Sorted set, global: `userId:requestId` of failed requests, scored by failure time. */
   bulkFailed(): string;
 
-  /** List, global: account emails (verification, password reset) queued by the API, as JSON, oldest first. */
+  /** List, global: account emails (verification, password reset) queued by the API, as JSON, oldest first.
+   * The report worker moves them into the three keys below as soon as it sees them. */
   accountMailQueue(): string;
+  /** Hash, global: message id → the message (JSON) being sent or awaiting a retry. Holds secrets: deleted once sent or dropped. */
+  accountMailMessages(): string;
+  /** Sorted set, global: message id → when it may next be tried (ms). */
+  accountMailDue(): string;
+  /** Hash, global: message id → attempts made so far. */
+  accountMailAttempts(): string;
+  /** Sorted set, global: ids sent or dropped in the last 24 hours, scored by that time (ms); a second copy of one is not sent. */
+  accountMailDone(): string;
+  /** String: a report worker's lease on sending one message (a random token, PX expiry). */
+  accountMailLease(messageId: string): string;
 }
 
 export function createRedisKeys(prefix = ''): RedisKeys {
@@ -73,6 +84,11 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkFailed: () => `${prefix}bulk_failed`,
 
     accountMailQueue: () => `${prefix}account_mail`,
+    accountMailMessages: () => `${prefix}account_mail_messages`,
+    accountMailDue: () => `${prefix}account_mail_due`,
+    accountMailAttempts: () => `${prefix}account_mail_attempts`,
+    accountMailDone: () => `${prefix}account_mail_done`,
+    accountMailLease: (messageId) => `${prefix}account_mail_lease:${messageId}`,
   };
 }
 

@@ -2,6 +2,7 @@
 // it creates, so no client can send a command before its script is defined: an auto-pipelining
 // client would otherwise fail inside its pipeline callback (redis/ioredis#1931).
 import type { Redis } from 'ioredis';
+import { accountMailScripts } from '../account-mail/outbox.js';
 import { requestTransitionScripts } from '../bulk/transition-scripts.js';
 import { booksCacheScripts } from '../cache/books-cache.js';
 import { leaseScripts } from './lease.js';
@@ -13,6 +14,7 @@ export const ALL_SCRIPTS: readonly RedisScript[] = [
   ...booksCacheScripts,
   ...requestTransitionScripts,
   ...rateLimitScripts,
+  ...accountMailScripts,
 ];
 
 /** Defines every script on a client; createRedisClient does it, so only clients made otherwise (tests) call it. */

@@ -4,26 +4,32 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { onShutdown } from '../runtime/shutdown.js';
 
-export interface ScheduledWorker {
+/** One pass on its own schedule. */
+export interface Schedule {
   name: string;
   cron: string;
-  log: Logger;
   /** One pass; it should stop taking new work when the signal aborts. */
   pass(signal: AbortSignal): Promise<unknown>;
+}
+
+export interface ScheduledWorker extends Schedule {
+  log: Logger;
+  /** Further passes of the same process on schedules of their own, stopped by the same shutdown. */
+  alsoRuns?: Schedule[];
   /** Closes the worker's clients. */
   close(): Promise<void>;
   /** SHUTDOWN_GRACE_SECONDS: how long a stop may take before the process exits anyway. */
   shutdownGraceMs: number;
 }
 
-/** `--once`: one pass, then close. Resolves to the process exit code. */
+/** `--once`: one pass of each schedule, in turn, then close. Resolves to the process exit code. */
 export async function runOnce(worker: ScheduledWorker): Promise<number> {
   const abort = new AbortController();
   const stop = () => abort.abort();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
-    await worker.pass(abort.signal);
+    for (const schedule of [worker, ...(worker.alsoRuns ?? [])]) await schedule.pass(abort.signal);
     return 0;
   } catch (err) {
     worker.log.error({ err }, 'pass failed');
@@ -37,27 +43,37 @@ export async function runOnce(worker: ScheduledWorker): Promise<number> {
 export function runScheduled(worker: ScheduledWorker): void {
   const { log } = worker;
   const abort = new AbortController();
-  let current: Promise<unknown> | undefined;
+  const running = new Set<Promise<unknown>>();
 
-  const job = new Cron(
-    worker.cron,
-    {
-      name: worker.name,
-      timezone: 'UTC',
-      // Only guards this process; replicas coordinate through Redis leases.
-      protect: () => log.warn('the previous pass is still running; skipping this tick'),
-      catch: (err) => log.error({ err }, 'pass failed'),
-    },
-    async () => {
-      current = worker.pass(abort.signal);
-      try {
-        await current;
-      } finally {
-        current = undefined;
-      }
-    },
-  );
-  log.info({ cron: worker.cron, nextRun: job.nextRun()?.toISOString() }, `${worker.name} scheduled`);
+  const jobs = [worker, ...(worker.alsoRuns ?? [])].map((schedule) => {
+    // One warning per overrunning pass: a schedule of seconds would otherwise warn every tick.
+    let warned = false;
+    const job = new Cron(
+      schedule.cron,
+      {
+        name: schedule.name,
+        timezone: 'UTC',
+        // Only guards this process; replicas coordinate through Redis leases.
+        protect: () => {
+          if (!warned) log.warn({ schedule: schedule.name }, 'the previous pass is still running; skipping ticks until it ends');
+          warned = true;
+        },
+        catch: (err) => log.error({ err, schedule: schedule.name }, 'pass failed'),
+      },
+      async () => {
+        const current = schedule.pass(abort.signal);
+        running.add(current);
+        try {
+          await current;
+        } finally {
+          running.delete(current);
+          warned = false;
+        }
+      },
+    );
+    log.info({ cron: schedule.cron, nextRun: job.nextRun()?.toISOString() }, `${schedule.name} scheduled`);
+    return job;
+  });
 
   onShutdown({
     log,
@@ -65,10 +81,10 @@ export function runScheduled(worker: ScheduledWorker): void {
     stopping: 'no new passes; the current one hands back its work',
     ifTooLong: 'leases expire and another worker resumes',
     async close() {
-      job.stop();
+      for (const job of jobs) job.stop();
       abort.abort();
       // A failed pass was already logged by croner's `catch`; what matters now is that it ended.
-      await Promise.resolve(current).catch(() => {});
+      await Promise.allSettled(running);
       await worker.close();
     },
   });
