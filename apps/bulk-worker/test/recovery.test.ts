@@ -1,4 +1,4 @@
-import { freePort, signUp, submitBulk } from '@books/testing';
+import { freePort, signUp, submitBulk, verifyEmail } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkPass } from '../src/jobs/bulk-pass.js';
 import { type BulkHarness, makeBooks, queueView, requestView, startBulkHarness, titlesInDb } from './harness.js';
@@ -109,6 +109,7 @@ describe('Postgres unreachable', () => {
   it('marks the request failed once BULK_MAX_ATTEMPTS are used, visible in the queue and admin stats, and owes its owner a report', async () => {
     const user = await signUp(h.app);
     const admin = await signUp(h.app, { email: 'admin@example.com' });
+    await verifyEmail(h.ctx.database.url, admin.id);
     const { requestId } = (await submitBulk(h.app, user, makeBooks(4, 'Doomed'))).json().data;
     const broken = h.replica({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere` });
     for (let attempt = 1; attempt <= 3; attempt++) {
