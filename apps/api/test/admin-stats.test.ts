@@ -1,6 +1,6 @@
 // GET /admin/stats: the numbers an operator reads, with the queue's state built through core's
 // transitions (queued by POST /books/bulk, finished or failed as a bulk worker pass would).
-import { failQueuedImport, finishQueuedImport, makeBooks, signUp, submitBulk } from '@books/testing';
+import { failQueuedImport, finishQueuedImport, makeBooks, signUp, submitBulk, verifyEmail } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
 
@@ -21,6 +21,7 @@ describe('GET /admin/stats', () => {
     expect((await h.app.inject({ method: 'GET', url: '/admin/stats', headers: nobody.auth })).statusCode).toBe(403);
     expect((await h.app.inject({ method: 'GET', url: '/admin/stats' })).statusCode).toBe(401);
     const ops = await signUp(h.app, { email: 'ops@example.com' });
+    await verifyEmail(h.ctx.database.url, ops.id);
     const stats = async () => (await h.app.inject({ method: 'GET', url: '/admin/stats', headers: ops.auth })).json().data;
 
     const before = await stats();
@@ -49,6 +50,7 @@ describe('GET /admin/stats', () => {
 
   it('counts a request whose attempts ran out among failed requests, and its report among pending ones', async () => {
     const auditor = await signUp(h.app, { email: 'auditor@example.com' });
+    await verifyEmail(h.ctx.database.url, auditor.id);
     const stats = async () => (await h.app.inject({ method: 'GET', url: '/admin/stats', headers: auditor.auth })).json().data;
     const before = await stats();
     const user = await signUp(h.app);

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { verifyEmail } from '@books/testing';
 import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -86,8 +87,9 @@ describe('signup', () => {
     expect(missing.statusCode).toBe(400);
   });
 
-  it('grants the admin role to the emails in ADMIN_EMAILS', async () => {
+  it('grants the admin role to the emails in ADMIN_EMAILS once the address is verified', async () => {
     const boss = await signup(h.app, { email: 'boss@example.com' });
+    await verifyEmail(h.ctx.database.url, boss.id);
     expect((await me(boss.auth.authorization)).json().data.role).toBe('admin');
   });
 });

@@ -1,7 +1,9 @@
 import { createDb, type DbHandle } from '@books/core/db';
 import { createRedisKeys, type RedisKeys, registerAllScripts } from '@books/core/redis';
+import { type AccountMail, AccountMailSchema } from '@books/core/schemas';
 import { createTestContext, type ImportStores, type TestContext, type TestUser, testEnv } from '@books/testing';
 import { Redis } from 'ioredis';
+import Compile from 'typebox/compile';
 import { type App, buildApp } from '../src/app.js';
 
 export interface ApiHarness {
@@ -55,4 +57,31 @@ export function openStores(ctx: TestContext): QueueStores {
       await handle.close();
     },
   };
+}
+
+const accountMail = Compile(AccountMailSchema);
+
+/** Every account email queued so far, oldest first; each must match AccountMailSchema, as the worker requires. */
+export async function queuedAccountMails(stores: QueueStores): Promise<AccountMail[]> {
+  const raw = await stores.redis.lrange(stores.keys.accountMailQueue(), 0, -1);
+  return raw.map((text) => {
+    const mail: unknown = JSON.parse(text);
+    if (!accountMail.Check(mail)) throw new Error(`queued account mail does not match AccountMailSchema: ${text}`);
+    return mail;
+  });
+}
+
+/** The latest email of this kind queued for the address, waiting a little for one queued without being awaited. */
+export async function latestAccountMail<K extends AccountMail['kind']>(
+  stores: QueueStores,
+  to: string,
+  kind: K,
+  timeoutMs = 2000,
+): Promise<Extract<AccountMail, { kind: K }>> {
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    const mail = (await queuedAccountMails(stores)).filter((m) => m.to === to && m.kind === kind).at(-1);
+    if (mail) return mail as Extract<AccountMail, { kind: K }>;
+    if (Date.now() > deadline) throw new Error(`no ${kind} email queued for ${to}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -4,7 +4,7 @@
 // and without. Whatever comes in: never a 5xx, every error is the envelope, no stack trace or SQL
 // in any body, and nothing stored for a rejected write. A new route is covered without editing this.
 import { createHmac } from 'node:crypto';
-import { scanKeys } from '@books/testing';
+import { scanKeys, verifyEmail } from '@books/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, addBook, signup, startApi, type TestUser } from './helpers.js';
@@ -29,6 +29,7 @@ let components: Record<string, Schema>;
 beforeAll(async () => {
   h = await startApi('hostile-input', { ADMIN_EMAILS: ADMIN_EMAIL });
   [user, admin] = await Promise.all([signup(h.app), signup(h.app, { email: ADMIN_EMAIL })]);
+  await verifyEmail(h.ctx.database.url, admin.id);
   bookId = (await addBook(h.app, user, { title: 'Existing', author: 'A' })).id;
   const doc = (await h.app.inject({ method: 'GET', url: '/docs/json' })).json();
   components = doc.components?.schemas ?? {};

@@ -5,7 +5,7 @@
 // request id stay true (see GET /books/bulk/:requestId).
 import { randomUUID } from 'node:crypto';
 import { requestMember } from '@books/core/redis';
-import { finishQueuedImport, makeBooks, signUp, submitBulk } from '@books/testing';
+import { finishQueuedImport, makeBooks, signUp, submitBulk, verifyEmail } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
 
@@ -37,6 +37,7 @@ async function dumpNamespace(): Promise<Record<string, { value: string | undefin
 
 it('GET /admin/stats, /books/queue and /books/bulk/:id write nothing, with expired entries present', async () => {
   const ops = await signUp(h.app, { email: 'ops@example.com' });
+  await verifyEmail(h.ctx.database.url, ops.id);
   const user = await signUp(h.app);
   const queue = async () => (await submitBulk(h.app, user, makeBooks(2, `Reads ${randomUUID()}`))).json().data.requestId as string;
   const finished = await queue();

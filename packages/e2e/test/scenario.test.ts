@@ -1,5 +1,5 @@
 // The seed's multi-user scenario, end to end, through the three real processes.
-import { pdfText } from '@books/testing';
+import { pdfText, verifyEmail } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isbn13, type SignedUp, type System, signUp, startSystem, tag, waitFor } from './system.js';
 
@@ -24,6 +24,7 @@ it('three users import at once; each gets exactly their valid books and one repo
   const t = tag();
   const [alice, bob, carol] = await Promise.all([signUp(system, `alice_${t}`), signUp(system, `bob_${t}`), signUp(system, `carol_${t}`)]);
   const admin = await signUp(system, `admin_${t}`, 'admin@example.com');
+  await verifyEmail(system.ctx.database.url, admin.id);
 
   // Carol already owns a book whose ISBN her import repeats.
   const owned = await system.api('POST', '/books', {

@@ -1,3 +1,4 @@
+export * from './accounts.js';
 export * from './api-helpers.js';
 export * from './context.js';
 export * from './database.js';

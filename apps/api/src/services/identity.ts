@@ -8,7 +8,7 @@ import { type User, UserSchema } from '@books/core/schemas';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
-import { findUserById, toUser } from './users-store.js';
+import { findUserById, roleOf, toUser } from './users-store.js';
 
 const IDENTITY_TTL_SECONDS = 60;
 const LOCAL_TTL_MS = 5000;
@@ -70,8 +70,10 @@ export function createIdentityService(deps: {
           const parsed: unknown = JSON.parse(cached);
           // Written by another replica, possibly another version: trust only what validates.
           if (userValidator.Check(parsed) && parsed.id === userId) {
-            remember(parsed);
-            return parsed;
+            // The role is this replica's reading of its own ADMIN_EMAILS, not the writer's.
+            const identity = { ...parsed, role: roleOf(parsed, adminEmails) };
+            remember(identity);
+            return identity;
           }
         }
       } catch (err) {

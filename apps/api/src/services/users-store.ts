@@ -1,21 +1,38 @@
 // Postgres access for accounts: every query the API makes of the users table lives here.
 import { type Database, findUserById, type UserRow, users } from '@books/core/db';
-import type { User } from '@books/core/schemas';
+import type { Role, User } from '@books/core/schemas';
 import { count, eq, sql } from 'drizzle-orm';
 
 export { findUserById };
 
-/** The account as the API shows it. The role follows ADMIN_EMAILS as well as the stored role. */
+/** The database or a transaction on it: what a query that may run inside one takes. */
+export type Executor = Database | Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * The role is derived, never stored: admin iff the address is verified and listed in this replica's
+ * ADMIN_EMAILS. An address taken out of ADMIN_EMAILS is no longer admin on a replica with the new
+ * config, and signing up with a listed address grants nothing until its owner proves they read it.
+ */
+export function roleOf(account: { email: string; emailVerified: boolean }, adminEmails: string[]): Role {
+  return account.emailVerified && adminEmails.includes(account.email.toLowerCase()) ? 'admin' : 'user';
+}
+
+/** The account as the API shows it. */
 export function toUser(row: UserRow, adminEmails: string[]): User {
-  const role = row.role === 'admin' || adminEmails.includes(row.email.toLowerCase()) ? 'admin' : 'user';
-  return { id: row.id, username: row.username, email: row.email, role, createdAt: row.createdAt.toISOString() };
+  const emailVerified = row.emailVerifiedAt !== null;
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    role: roleOf({ email: row.email, emailVerified }, adminEmails),
+    emailVerified,
+    createdAt: row.createdAt.toISOString(),
+  };
 }
 
 /** Inserts an account; a taken username or email surfaces as Postgres's unique violation (23505). */
-export async function insertUser(
-  db: Database,
-  user: { username: string; email: string; passwordHash: string; role: 'user' | 'admin' },
-): Promise<UserRow> {
+export async function insertUser(db: Executor, user: { username: string; email: string; passwordHash: string }): Promise<UserRow> {
+  // The role column keeps its default ('user'): roleOf decides who is admin.
   const [row] = await db.insert(users).values(user).returning();
   if (!row) throw new Error('insert returned no row');
   return row;
@@ -29,6 +46,11 @@ export async function findUserByEmail(db: Database, email: string): Promise<User
     .where(eq(sql`lower(${users.email})`, email.trim().toLowerCase()))
     .limit(1);
   return row;
+}
+
+/** Stores a new password hash. */
+export async function setPasswordHash(db: Database, userId: string, passwordHash: string): Promise<void> {
+  await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
 }
 
 /** Deletes the account; its books go with it (ON DELETE CASCADE). */

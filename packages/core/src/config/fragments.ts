@@ -206,6 +206,31 @@ export const ApiEnv = {
   ),
 };
 
+// The account emails the API queues: where their links point and how long what they carry lives.
+export const AccountEmailEnv = {
+  PUBLIC_BASE_URL: Str('', 'the http(s) URL clients reach the API at, for links in emails (empty: http://localhost:<PORT>)'),
+  EMAIL_VERIFICATION_TTL: Duration('24h', 'a duration such as 30m, 24h or 2d'),
+  PASSWORD_RESET_CODE_TTL: Duration('10m', 'a duration such as 5m or 10m'),
+};
+export const readAccountEmail = (e: EnvOf<typeof AccountEmailEnv> & { PORT: number }) => {
+  const base = e.PUBLIC_BASE_URL || `http://localhost:${e.PORT}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(base);
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+    throw new ConfigError(
+      `Invalid configuration: PUBLIC_BASE_URL must be an http:// or https:// URL without query or fragment (got ${JSON.stringify(base)})`,
+    );
+  }
+  return {
+    // Without a trailing slash, so that `${publicBaseUrl}/auth/...` has exactly one.
+    publicBaseUrl: url.href.replace(/\/+$/, ''),
+    emailVerificationTtlMs: parseDuration(e.EMAIL_VERIFICATION_TTL),
+    passwordResetCodeTtlMs: parseDuration(e.PASSWORD_RESET_CODE_TTL),
+  };
+};
+
 // Only for local development and tests, so that `pnpm start` works with no .env at all.
 const DEV_JWT_SECRET = 'insecure-development-secret-do-not-use-in-production';
 

@@ -4,6 +4,7 @@ import Type from 'typebox';
 import { parseDuration } from './duration.js';
 import { orExit, readEnv } from './env.js';
 import {
+  AccountEmailEnv,
   ApiEnv,
   BulkScheduleEnv,
   BulkWorkerEnv,
@@ -14,6 +15,7 @@ import {
   ReportContentEnv,
   ReportScheduleEnv,
   ReportWorkerEnv,
+  readAccountEmail,
   readApiLists,
   readBulkCron,
   readBulkWorker,
@@ -45,6 +47,7 @@ const ApiVariables = {
   ...LoggingEnv,
   ...DatastoresEnv,
   ...ApiEnv,
+  ...AccountEmailEnv,
   ...CacheEnv,
   ...RecordsEnv,
   ...BulkScheduleEnv,
@@ -63,6 +66,7 @@ export function loadApiConfig(source: Source) {
     host: e.HOST,
     port: e.PORT,
     jwt: readJwt(e),
+    accounts: readAccountEmail(e),
     bulk: {
       cron: readBulkCron(e),
       maxBooks: e.BULK_MAX_BOOKS,

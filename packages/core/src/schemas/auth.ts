@@ -41,6 +41,8 @@ export const UserSchema = Type.Object({
   username: Type.String(),
   email: Type.String(),
   role: RoleSchema,
+  /** The address was confirmed through the link of a verification email. */
+  emailVerified: Type.Boolean(),
   createdAt: Timestamp,
 });
 export type User = Static<typeof UserSchema>;

@@ -1,5 +1,6 @@
 // Schemas defined once, reused for validation, types and the OpenAPI document.
 
+export * from './account.js';
 export * from './account-mail.js';
 export * from './auth.js';
 export * from './book-input.js';

@@ -8,8 +8,13 @@ import {
 } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, pgConstraint, pgErrorCode, unauthorized } from '../../errors.js';
+import { queueAccountMail } from '../../services/account-mail.js';
+import { issueVerification, verificationMail } from '../../services/email-verification.js';
+import { assertPasswordAllowed } from '../../services/password-policy.js';
 import { hashPassword, verifyPassword } from '../../services/passwords.js';
 import { deleteUser, findUserByEmail, insertUser, toUser } from '../../services/users-store.js';
+import passwordRoutes from './passwords.js';
+import verifyEmailRoutes from './verify-email.js';
 
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 409: ErrorResponseSchema, 429: ErrorResponseSchema };
 
@@ -18,6 +23,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // /auth/* gets its own, stricter budget: these routes are where passwords get guessed.
   const authLimit = { rateLimit: { max: config.rateLimit.authMax, timeWindow: config.rateLimit.windowMs } };
   const issueToken = (user: { id: string; role: 'user' | 'admin' }) => app.jwt.sign({ sub: user.id, role: user.role });
+
+  await app.register(verifyEmailRoutes);
+  await app.register(passwordRoutes);
 
   app.post(
     '/signup',
@@ -32,11 +40,16 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { username, email, password } = request.body;
-      const role = config.adminEmails.includes(email.toLowerCase()) ? 'admin' : 'user';
+      assertPasswordAllowed(password);
       const passwordHash = await hashPassword(password);
       let row: Awaited<ReturnType<typeof insertUser>>;
+      let issued: Awaited<ReturnType<typeof issueVerification>>;
       try {
-        row = await insertUser(app.db, { username, email, passwordHash, role });
+        // One transaction: no account without its verification link, nor a link without its account.
+        ({ row, issued } = await app.db.transaction(async (tx) => {
+          const inserted = await insertUser(tx, { username, email, passwordHash });
+          return { row: inserted, issued: await issueVerification(tx, inserted, config.accounts.emailVerificationTtlMs) };
+        }));
       } catch (err) {
         if (pgErrorCode(err) === '23505') {
           const taken = pgConstraint(err) === 'users_username_key' ? 'username is already taken' : 'email is already registered';
@@ -46,6 +59,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const user = toUser(row, config.adminEmails);
       request.log.info({ userId: user.id }, 'user signed up');
+      // Redis being away does not fail the signup: POST /auth/verify-email/resend sends another link.
+      await queueAccountMail(
+        { redis: app.redis, keys: app.keys, log: request.log },
+        verificationMail(config.accounts.publicBaseUrl, row, issued),
+        user.id,
+      );
       return reply
         .code(201)
         .send({ success: true, message: 'Account created', token: issueToken(user), expiresIn: config.jwt.expiresIn, data: user });
