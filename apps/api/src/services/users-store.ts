@@ -2,6 +2,7 @@
 import { type Database, findUserById, type UserRow, users } from '@books/core/db';
 import type { User } from '@books/core/schemas';
 import { count, eq, sql } from 'drizzle-orm';
+import type { Executor } from './auth-events.js';
 
 export { findUserById };
 
@@ -32,7 +33,7 @@ export async function findUserByEmail(db: Database, email: string): Promise<User
 }
 
 /** Deletes the account; its books go with it (ON DELETE CASCADE). */
-export async function deleteUser(db: Database, userId: string): Promise<void> {
+export async function deleteUser(db: Executor, userId: string): Promise<void> {
   await db.delete(users).where(eq(users.id, userId));
 }
 

@@ -63,6 +63,8 @@ export function loadApiConfig(source: Source) {
     host: e.HOST,
     port: e.PORT,
     jwt: readJwt(e),
+    refreshTokenTtlMs: parseDuration(e.REFRESH_TOKEN_TTL),
+    databaseListenUrl: e.DATABASE_LISTEN_URL || e.DATABASE_URL,
     bulk: {
       cron: readBulkCron(e),
       maxBooks: e.BULK_MAX_BOOKS,

@@ -8,16 +8,18 @@ import {
 } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, pgConstraint, pgErrorCode, unauthorized } from '../../errors.js';
+import { recordAuthEvent } from '../../services/auth-events.js';
 import { hashPassword, verifyPassword } from '../../services/passwords.js';
 import { deleteUser, findUserByEmail, insertUser, toUser } from '../../services/users-store.js';
+import sessionRoutes, { type SessionRoutesOptions } from './sessions.js';
+import { openSession } from './tokens.js';
 
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 409: ErrorResponseSchema, 429: ErrorResponseSchema };
 
-const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const authRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, opts) => {
   const { config } = app;
   // /auth/* gets its own, stricter budget: these routes are where passwords get guessed.
   const authLimit = { rateLimit: { max: config.rateLimit.authMax, timeWindow: config.rateLimit.windowMs } };
-  const issueToken = (user: { id: string; role: 'user' | 'admin' }) => app.jwt.sign({ sub: user.id, role: user.role });
 
   app.post(
     '/signup',
@@ -25,7 +27,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: authLimit,
       schema: {
         tags: ['auth'],
-        summary: 'Create an account and get a token',
+        summary: 'Create an account and get an access token and a refresh token',
         body: SignupBodySchema,
         response: { 201: AuthResponseSchema, ...errors },
       },
@@ -46,9 +48,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const user = toUser(row, config.adminEmails);
       request.log.info({ userId: user.id }, 'user signed up');
-      return reply
-        .code(201)
-        .send({ success: true, message: 'Account created', token: issueToken(user), expiresIn: config.jwt.expiresIn, data: user });
+      const tokens = await openSession(app, user, request.headers['user-agent']);
+      return reply.code(201).send({ success: true, message: 'Account created', ...tokens, data: user });
     },
   );
 
@@ -58,7 +59,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: authLimit,
       schema: {
         tags: ['auth'],
-        summary: 'Exchange email and password for a token',
+        summary: 'Exchange email and password for an access token and a refresh token (a new session)',
         body: LoginBodySchema,
         response: { 200: AuthResponseSchema, ...errors },
       },
@@ -70,7 +71,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!(await verifyPassword(row?.passwordHash, password)) || !row) throw unauthorized('Invalid email or password');
       const user = toUser(row, config.adminEmails);
       request.log.info({ userId: user.id }, 'user logged in');
-      return { success: true as const, message: 'Logged in', token: issueToken(user), expiresIn: config.jwt.expiresIn, data: user };
+      const tokens = await openSession(app, user, request.headers['user-agent']);
+      return { success: true as const, message: 'Logged in', ...tokens, data: user };
     },
   );
 
@@ -101,14 +103,20 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const userId = request.identity!.id;
-      await deleteUser(app.db, userId);
-      await Promise.all([app.identities.forget(userId), app.booksCache.invalidate(userId)]).catch((err) =>
-        request.log.warn({ err, userId }, 'could not drop the deleted account from redis; it expires within a minute'),
-      );
+      // The event commits with the deletion: every replica refuses the account's tokens from then on.
+      await app.db.transaction(async (tx) => {
+        await deleteUser(tx, userId);
+        await recordAuthEvent(tx, { userId, kind: 'user_deleted' }, config.jwt.expiresInMs);
+      });
+      await app.booksCache
+        .invalidate(userId)
+        .catch((err) => request.log.warn({ err, userId }, 'could not drop the deleted account from the books cache'));
       request.log.info({ userId }, 'account deleted');
       return reply.code(204).send(null);
     },
   );
+
+  await app.register(sessionRoutes, opts);
 };
 
 export default authRoutes;
