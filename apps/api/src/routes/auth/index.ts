@@ -116,7 +116,7 @@ const authRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, 
     },
   );
 
-  await app.register(sessionRoutes, opts);
+  await app.register(sessionRoutes, { refreshRaceGraceMs: opts.refreshRaceGraceMs });
 };
 
 export default authRoutes;
