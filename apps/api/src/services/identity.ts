@@ -14,6 +14,9 @@ import { findUserById, toUser } from './users-store.js';
 
 const IDENTITY_TTL_MS = 60_000;
 const IDENTITY_MAX_ENTRIES = 10_000;
+// A NOTIFY comes back in about a millisecond; past this the listener is in trouble and its
+// heartbeat will soon put the replica on the slow path.
+const HEARD_WAIT_MS = 2000;
 
 export type Identity = User;
 
@@ -25,6 +28,12 @@ export interface IdentityService {
   resolve(claims: TokenClaims): Promise<Identity>;
   /** Resolves once this replica listens and has caught up, or after `waitMs` (slow path meanwhile). */
   start(waitMs: number): Promise<void>;
+  /**
+   * Resolves once this replica has applied the event `seq` it just recorded (it hears its own
+   * NOTIFY), so that its very next request already honours it; at once if it is on the slow path.
+   * Every other replica is sent the same NOTIFY at the same commit.
+   */
+  heard(seq: number | null): Promise<void>;
   /** True while the in-memory state is complete (tests and /health read it). */
   readonly trusted: boolean;
   close(): Promise<void>;
@@ -47,6 +56,17 @@ export function createIdentityService(deps: {
   // Counts applied events: a Postgres read begun before an event may not be cached after it.
   let applied = 0;
   let trusted = false;
+  // The seqs applied lately, and the requests waiting for one (see heard()).
+  const recentSeqs = new Set<number>();
+  const waiters = new Map<number, () => void>();
+  const release = (seq: number) => {
+    recentSeqs.add(seq);
+    if (recentSeqs.size > 1000) recentSeqs.delete(recentSeqs.values().next().value as number);
+    waiters.get(seq)?.();
+  };
+  const releaseAll = () => {
+    for (const done of waiters.values()) done();
+  };
 
   const listener = createAuthEventListener({
     listenUrl: deps.listenUrl,
@@ -61,6 +81,7 @@ export function createIdentityService(deps: {
           const until = event.at.getTime() + keepMs;
           if (event.kind === 'user_deleted') deletedUsers.set(event.userId, until);
           for (const id of event.sessionIds ?? []) endedSessions.set(id, until);
+          release(event.seq);
         }
       },
       pending(userId) {
@@ -77,7 +98,10 @@ export function createIdentityService(deps: {
         trusted = value;
         applied++;
         if (value) pendingUsers.clear();
-        else identities.clear();
+        else {
+          identities.clear();
+          releaseAll();
+        }
       },
       sweep() {
         const now = Date.now();
@@ -116,6 +140,18 @@ export function createIdentityService(deps: {
         return fromPostgres(claims);
       }
       return identity;
+    },
+    async heard(seq) {
+      if (seq === null || !trusted || recentSeqs.has(seq)) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, HEARD_WAIT_MS);
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(seq as number);
+          resolve();
+        }
+        waiters.set(seq, done);
+      });
     },
     start: (waitMs) => listener.start(waitMs),
     close: () => listener.close(),

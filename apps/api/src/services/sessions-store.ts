@@ -40,7 +40,8 @@ export async function createSession(
 
 export type RefreshOutcome =
   | { ok: true; sessionId: string; userId: string; refreshToken: string }
-  | { ok: false; reason: 'unknown' | 'session_ended' | 'raced' | 'reused' };
+  | { ok: false; reason: 'unknown' | 'session_ended' | 'raced' }
+  | { ok: false; reason: 'reused'; seq: number | null };
 
 /**
  * Spends a refresh token for the next one, in one transaction. The token's row and its session are
@@ -71,12 +72,12 @@ export async function rotateRefreshToken(
     if (found.revokedAt || !found.live) return { ok: false, reason: 'session_ended' } as const;
     if (found.rotatedMsAgo !== null) {
       if (found.rotatedMsAgo < opts.raceGraceMs) return { ok: false, reason: 'raced' } as const;
-      await revokeUserSessions(tx, found.userId, {
+      const { seq } = await revokeUserSessions(tx, found.userId, {
         onlySessionId: found.sessionId,
         reason: 'refresh_token_reuse',
         tokenLifetimeMs: opts.tokenLifetimeMs,
       });
-      return { ok: false, reason: 'reused' } as const;
+      return { ok: false, reason: 'reused', seq } as const;
     }
     const next = newRefreshToken();
     await tx.update(refreshTokens).set({ rotatedAt: sql`now()` }).where(eq(refreshTokens.tokenHash, hashRefreshToken(presented)));
@@ -91,13 +92,14 @@ export async function rotateRefreshToken(
  * the session that made it), or only `onlySessionId` — and records ONE auth event naming them, in
  * the caller's transaction, so every replica refuses their access tokens as soon as it commits.
  * `tokenLifetimeMs` is the access-token lifetime (config.jwt.expiresInMs): events are kept that long.
- * Returns the ids of the sessions ended (none: no event is recorded).
+ * Returns the ids of the sessions ended and the event's seq (null when none was live: no event).
+ * After the commit, `await app.identities.heard(seq)` makes this replica's next request honour it.
  */
 export async function revokeUserSessions(
   tx: Executor,
   userId: string,
   opts: { exceptSessionId?: string; onlySessionId?: string; reason: string; tokenLifetimeMs: number },
-): Promise<string[]> {
+): Promise<{ sessionIds: string[]; seq: number | null }> {
   const ended = await tx
     .update(sessions)
     .set({ revokedAt: sql`now()`, revokedReason: opts.reason })
@@ -111,8 +113,9 @@ export async function revokeUserSessions(
     )
     .returning({ id: sessions.id });
   const sessionIds = ended.map((s) => s.id);
-  if (sessionIds.length > 0) await recordAuthEvent(tx, { userId, kind: 'sessions_revoked', sessionIds }, opts.tokenLifetimeMs);
-  return sessionIds;
+  if (sessionIds.length === 0) return { sessionIds, seq: null };
+  const event = await recordAuthEvent(tx, { userId, kind: 'sessions_revoked', sessionIds }, opts.tokenLifetimeMs);
+  return { sessionIds, seq: event.seq };
 }
 
 /** The user's live sessions, newest first. */

@@ -104,10 +104,11 @@ const authRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, 
     async (request, reply) => {
       const userId = request.identity!.id;
       // The event commits with the deletion: every replica refuses the account's tokens from then on.
-      await app.db.transaction(async (tx) => {
+      const event = await app.db.transaction(async (tx) => {
         await deleteUser(tx, userId);
-        await recordAuthEvent(tx, { userId, kind: 'user_deleted' }, config.jwt.expiresInMs);
+        return recordAuthEvent(tx, { userId, kind: 'user_deleted' }, config.jwt.expiresInMs);
       });
+      await app.identities.heard(event.seq);
       await app.booksCache
         .invalidate(userId)
         .catch((err) => request.log.warn({ err, userId }, 'could not drop the deleted account from the books cache'));

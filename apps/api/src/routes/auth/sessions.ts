@@ -53,7 +53,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     async (request) => {
       const outcome = await rotateRefreshToken(app.db, request.body.refreshToken, { raceGraceMs, tokenLifetimeMs });
       if (!outcome.ok) {
-        if (outcome.reason === 'reused') request.log.warn('a rotated refresh token was presented again: its session is revoked');
+        if (outcome.reason === 'reused') {
+          request.log.warn('a rotated refresh token was presented again: its session is revoked');
+          await app.identities.heard(outcome.seq);
+        }
         throw unauthorized(
           outcome.reason === 'unknown' || outcome.reason === 'raced'
             ? 'The refresh token is invalid or already used'
@@ -72,8 +75,11 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     },
   );
 
-  const endSessions = async (userId: string, scope: { onlySessionId?: string }, reason: string) =>
-    app.db.transaction((tx) => revokeUserSessions(tx, userId, { ...scope, reason, tokenLifetimeMs }));
+  const endSessions = async (userId: string, scope: { onlySessionId?: string }, reason: string) => {
+    const ended = await app.db.transaction((tx) => revokeUserSessions(tx, userId, { ...scope, reason, tokenLifetimeMs }));
+    await app.identities.heard(ended.seq);
+    return ended.sessionIds;
+  };
 
   app.post(
     '/logout',
