@@ -6,13 +6,7 @@
 import type { Database } from '@books/core/db';
 import type { FastifyBaseLogger } from 'fastify';
 import postgres from 'postgres';
-import {
-  AUTH_EVENTS_CHANNEL,
-  type AuthEvent,
-  parseAuthNotification,
-  readAuthEventsBySeq,
-  readRecentAuthEvents,
-} from './auth-events.js';
+import { AUTH_EVENTS_CHANNEL, type AuthEvent, parseAuthNotification, readAuthEventsBySeq, readRecentAuthEvents } from './auth-events.js';
 
 // A connection can die silently (a partition sends no reset): a ping that takes longer than this
 // makes the replica stop trusting its state until the ping comes back.

@@ -80,7 +80,10 @@ export async function rotateRefreshToken(
       return { ok: false, reason: 'reused', seq } as const;
     }
     const next = newRefreshToken();
-    await tx.update(refreshTokens).set({ rotatedAt: sql`now()` }).where(eq(refreshTokens.tokenHash, hashRefreshToken(presented)));
+    await tx
+      .update(refreshTokens)
+      .set({ rotatedAt: sql`now()` })
+      .where(eq(refreshTokens.tokenHash, hashRefreshToken(presented)));
     await tx.insert(refreshTokens).values({ tokenHash: next.hash, sessionId: found.sessionId });
     await tx.update(sessions).set({ lastUsedAt: sql`now()` }).where(eq(sessions.id, found.sessionId));
     return { ok: true, sessionId: found.sessionId, userId: found.userId, refreshToken: next.token } as const;

@@ -185,7 +185,8 @@ export const ApiEnv = {
   DATABASE_LISTEN_URL: Type.String({
     pattern: '^(postgres(ql)?://.*)?$',
     default: '',
-    description: 'a postgres:// URL used only to LISTEN for auth events; it needs a session connection, not a pgbouncer transaction pool (empty: DATABASE_URL)',
+    description:
+      'a postgres:// URL used only to LISTEN for auth events; it needs a session connection, not a pgbouncer transaction pool (empty: DATABASE_URL)',
   }),
   BULK_MAX_BOOKS: Int(10_000, 1, 50_000, 'the most books one POST /books/bulk may carry'),
   BULK_BODY_LIMIT: Int(16 * 1_048_576, 1024, 1_073_741_824, 'the largest POST /books/bulk body in bytes'),
