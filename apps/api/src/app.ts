@@ -17,6 +17,8 @@ import healthRoutes from './routes/health/index.js';
 export interface BuildOptions {
   /** Overrides the pino options derived from config (tests pass `false`). */
   logger?: FastifyServerOptions['logger'];
+  /** Tests shorten the refresh race grace (routes/auth/sessions.ts) to check reuse detection quickly. */
+  refreshRaceGraceMs?: number;
 }
 
 /** One log line per request, written when it is answered, instead of Fastify's two. */
@@ -66,7 +68,7 @@ export async function buildApp(config: ApiConfig, options: BuildOptions = {}) {
   await app.register(authPlugin);
 
   await app.register(healthRoutes, { prefix: '/health' });
-  await app.register(authRoutes, { prefix: '/auth' });
+  await app.register(authRoutes, { prefix: '/auth', refreshRaceGraceMs: options.refreshRaceGraceMs });
   await app.register(booksRoutes, { prefix: '/books' });
   await app.register(adminRoutes, { prefix: '/admin' });
 

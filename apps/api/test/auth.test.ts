@@ -11,6 +11,9 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
+/** The session a token names (claim `sid`), read without verifying: the API signed it. */
+const sessionOf = (token: string): string => JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).sid;
+
 const me = (authorization: string) => h.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization } });
 
 describe('signup', () => {
@@ -25,6 +28,8 @@ describe('signup', () => {
     expect(body).toMatchObject({
       success: true,
       token: expect.any(String),
+      refreshToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      expiresIn: '15m',
       data: { username: 'alice_reader', email: 'alice@example.com', role: 'user' },
     });
     expect(res.body).not.toContain('securepass123');
@@ -122,11 +127,11 @@ describe('tokens', () => {
   const sign = (key: string, claims: Record<string, unknown>, options: Record<string, unknown> = {}) =>
     createSigner({ key, algorithm: 'HS256', ...options })(claims);
 
-  it('carries the user id as subject, the role as a claim, and an expiry', async () => {
+  it('carries the user id as subject, its session, the role as a claim, and a 15-minute expiry', async () => {
     const user = await signup(h.app);
-    const claims = h.app.jwt.decode<{ sub: string; role: string; exp: number; iat: number }>(user.token);
-    expect(claims).toMatchObject({ sub: user.id, role: 'user' });
-    expect(claims!.exp - claims!.iat).toBe(24 * 3600);
+    const claims = h.app.jwt.decode<{ sub: string; sid: string; role: string; exp: number; iat: number }>(user.token);
+    expect(claims).toMatchObject({ sub: user.id, sid: expect.stringMatching(/^[0-9a-f-]{36}$/), role: 'user' });
+    expect(claims!.exp - claims!.iat).toBe(15 * 60);
   });
 
   it('refuses no token, an expired one, one signed with another key and one with another algorithm', async () => {
@@ -137,24 +142,25 @@ describe('tokens', () => {
       expect(res.statusCode).toBe(401);
       expect(res.json().error).toMatch(/Authorization: Bearer/);
     }
-    const expired = sign(h.ctx.config.jwt.secret, { sub: user.id, role: 'user', iat: 1_000_000, exp: 1_000_100 });
+    const sid = sessionOf(user.token);
+    const expired = sign(h.ctx.config.jwt.secret, { sub: user.id, sid, role: 'user', iat: 1_000_000, exp: 1_000_100 });
     const res = await me(`Bearer ${expired}`);
     expect(res.statusCode).toBe(401);
     expect(res.json()).toMatchObject({ success: false, code: 'UNAUTHORIZED', error: expect.stringMatching(/expired/) });
-    const otherKey = sign('another-secret-another-secret-another-secret', { sub: user.id, role: 'user' }, { expiresIn: 60_000 });
+    const otherKey = sign('another-secret-another-secret-another-secret', { sub: user.id, sid, role: 'user' }, { expiresIn: 60_000 });
     expect((await me(`Bearer ${otherKey}`)).statusCode).toBe(401);
-    const hs512 = sign(h.ctx.config.jwt.secret, { sub: user.id, role: 'user' }, { algorithm: 'HS512', expiresIn: 60_000 });
+    const hs512 = sign(h.ctx.config.jwt.secret, { sub: user.id, sid, role: 'user' }, { algorithm: 'HS512', expiresIn: 60_000 });
     expect((await me(`Bearer ${hs512}`)).statusCode).toBe(401);
-    const noExp = sign(h.ctx.config.jwt.secret, { sub: user.id, role: 'user' });
+    const noExp = sign(h.ctx.config.jwt.secret, { sub: user.id, sid, role: 'user' });
     expect((await me(`Bearer ${noExp}`)).statusCode).toBe(401);
-    const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: user.id, exp: 9_999_999_999 })).toString('base64url')}.`;
+    const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: user.id, sid, exp: 9_999_999_999 })).toString('base64url')}.`;
     expect((await me(`Bearer ${unsigned}`)).statusCode).toBe(401);
   });
 
   it('refuses a correctly signed token whose claims do not have the types we sign', async () => {
     const user = await signup(h.app);
     const now = Math.floor(Date.now() / 1000);
-    const good = { sub: user.id, role: 'user', iat: now, exp: now + 600 };
+    const good = { sub: user.id, sid: sessionOf(user.token), role: 'user', iat: now, exp: now + 600 };
     // Signed by hand: fast-jwt's signer refuses (or rewrites) claims of the wrong type, an attacker's would not.
     const signed = (claims: Record<string, unknown>) => {
       const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -170,15 +176,25 @@ describe('tokens', () => {
       ['sub as a urn:uuid', { ...good, sub: `urn:uuid:${user.id}` }],
       ['role as an array', { ...good, role: ['admin'] }],
       ['role unknown', { ...good, role: 'root' }],
-      ['role missing', { sub: user.id, iat: now, exp: now + 600 }],
+      ['role missing', { sub: user.id, sid: good.sid, iat: now, exp: now + 600 }],
+      ['sid as a number', { ...good, sid: 7 }],
       ['exp as a string', { ...good, exp: String(now + 600) }],
       ['iat as a string', { ...good, iat: String(now) }],
-      ['iat missing', { sub: user.id, role: 'user', exp: now + 600 }],
+      ['iat missing', { sub: user.id, sid: good.sid, role: 'user', exp: now + 600 }],
     ] as const) {
       const res = await me(signed(claims));
       expect(res.statusCode, what).toBe(401);
       expect(res.json(), what).toMatchObject({ success: false, code: 'UNAUTHORIZED' });
     }
+  });
+
+  it('refuses a token from before sessions (no sid), asking to log in again', async () => {
+    const user = await signup(h.app);
+    const now = Math.floor(Date.now() / 1000);
+    const old = sign(h.ctx.config.jwt.secret, { sub: user.id, role: 'user', iat: now, exp: now + 600 });
+    const res = await me(`Bearer ${old}`);
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'UNAUTHORIZED', error: expect.stringMatching(/log in again/) });
   });
 
   it('stops working as soon as the account is deleted', async () => {
@@ -208,8 +224,7 @@ describe('tokens', () => {
   it('refuses a token whose user was removed from the database directly, once no cache holds it', async () => {
     const user = await signup(h.app);
     await h.app.sql`delete from users where id = ${user.id}`;
-    await h.app.redis.del(h.app.keys.userIdentity(user.id));
-    // A replica that has not seen this user since (its in-process copy lasts 5 s).
+    // A replica that has not seen this user since: no event announced this deletion.
     const replica = await buildApp(h.ctx.config, { logger: false });
     try {
       expect((await replica.inject({ method: 'GET', url: '/auth/me', headers: user.auth })).statusCode).toBe(401);

@@ -132,11 +132,12 @@ describe('the cache-hit path', () => {
     }
   });
 
-  it('reads what another replica wrote: values read back from Redis are checked', async () => {
+  it('never takes an identity from Redis: a forged one where an older version kept it changes nothing', async () => {
     const user = await signup(h.app);
     const redis = new Redis(h.ctx.env.REDIS_URL as string);
     try {
-      await redis.set(h.app.keys.userIdentity(user.id), '{"id":"forged","role":"admin"}', 'EX', 60);
+      // The key older versions cached identities under (keys.userIdentity, now gone).
+      await redis.set(`${h.app.keys.prefix}identity:user:{${user.id}}`, '{"id":"forged","role":"admin"}', 'EX', 60);
       const res = await h.app.inject({ method: 'GET', url: '/auth/me', headers: user.auth });
       expect(res.statusCode).toBe(200);
       expect(res.json().data).toMatchObject({ id: user.id, role: 'user' });

@@ -4,7 +4,7 @@ import { type AccountMail, AccountMailSchema } from '@books/core/schemas';
 import { createTestContext, type ImportStores, type TestContext, type TestUser, testEnv } from '@books/testing';
 import { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
-import { type App, buildApp } from '../src/app.js';
+import { type App, type BuildOptions, buildApp } from '../src/app.js';
 
 export interface ApiHarness {
   app: App;
@@ -12,9 +12,9 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApi(label: string, env: Record<string, string> = {}): Promise<ApiHarness> {
+export async function startApi(label: string, env: Record<string, string> = {}, build: BuildOptions = {}): Promise<ApiHarness> {
   const ctx = await createTestContext(label, env);
-  const app = await buildApp(ctx.config, { logger: false });
+  const app = await buildApp(ctx.config, { logger: false, ...build });
   await app.ready();
   return {
     app,

@@ -1,7 +1,6 @@
 // The API's reads of the queue leave Redis as they found it: expired history ids and failed entries
 // past their time are skipped or not counted, and trimmed only by the scripts that add to them.
-// What a read may write is kept out of the comparison and named here: the identity cache and the
-// rate limiter's counters (every authenticated request), and the void mark that makes a 404 for a
+// What a read may write is kept out of the comparison and named here: the rate limiter's counters (every authenticated request), and the void mark that makes a 404 for a
 // request id stay true (see GET /books/bulk/:requestId).
 import { randomUUID } from 'node:crypto';
 import { requestMember } from '@books/core/redis';
@@ -27,7 +26,7 @@ async function dumpNamespace(): Promise<Record<string, { value: string | undefin
   const stream = stores.redis.scanStream({ match: `${h.ctx.namespace.prefix}*`, count: 500 }) as AsyncIterable<string[]>;
   for await (const batch of stream) found.push(...batch);
   const state: Record<string, { value: string | undefined; expires: boolean }> = {};
-  const byDesign = [`${h.ctx.namespace.prefix}identity:`, `${h.ctx.namespace.prefix}rate_limit:`];
+  const byDesign = [`${h.ctx.namespace.prefix}rate_limit:`];
   for (const key of found.sort()) {
     if (byDesign.some((start) => key.startsWith(start))) continue;
     state[key] = { value: (await stores.redis.dumpBuffer(key))?.toString('base64'), expires: (await stores.redis.pttl(key)) > 0 };

@@ -24,7 +24,7 @@ const send = (method: string, path: string, token: string, body?: unknown) =>
 describe('the API on one auto-pipelined Redis client', () => {
   it('has every script defined before it starts: a first bulk submission may share a pipeline', async () => {
     // This turn's pipeline is opened by another command; a script defined only now would be missing from it.
-    const other = h.app.redis.get(h.app.keys.userIdentity(randomUUID()));
+    const other = h.app.redis.get(h.app.keys.bulkStatus(randomUUID()));
     const submitted = submitBulkRequest(h.app.redis, h.app.keys, {
       userId: randomUUID(),
       submitted: 1,

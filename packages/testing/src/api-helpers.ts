@@ -42,6 +42,8 @@ export interface TestUser {
   email: string;
   password: string;
   token: string;
+  /** The session's refresh token (POST /auth/refresh). */
+  refreshToken: string;
   auth: { authorization: string };
 }
 
@@ -55,7 +57,7 @@ export async function signUp(
   const res = await sendOf(target)('POST', '/auth/signup', body);
   if (res.status !== 201) throw new Error(`signup ${username}: ${res.status} ${JSON.stringify(res.body)}`);
   const token: string = res.body.token;
-  return { id: res.body.data.id, ...body, token, auth: { authorization: `Bearer ${token}` } };
+  return { id: res.body.data.id, ...body, token, refreshToken: res.body.refreshToken, auth: { authorization: `Bearer ${token}` } };
 }
 
 /** POST /books/bulk as the user; the answer, whatever it is. */

@@ -1,5 +1,5 @@
-// JWT authentication: HS256 only, claims of the shape we sign (TokenClaimsSchema), and the subject must still exist.
-import { createRedisClient } from '@books/core/redis';
+// JWT authentication: HS256 only, claims of the shape we sign (TokenClaimsSchema), the session must
+// not have ended and the subject must still exist (services/identity.ts).
 import { type Role, TokenClaimsSchema } from '@books/core/schemas';
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -12,6 +12,7 @@ import { createIdentityService, type Identity, type IdentityService } from '../s
 // is an array holding a UUID would reach the identity lookup, an `exp` string would skip expiry.
 const tokenClaims = Compile(TokenClaimsSchema);
 const BEARER = /^Bearer +(\S+) *$/i;
+const LISTEN_START_WAIT_MS = 2000;
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */
 function bearerToken(header: string | undefined): string | null {
@@ -20,8 +21,8 @@ function bearerToken(header: string | undefined): string | null {
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string; role: Role };
-    user: { sub: string; role: Role; exp: number; iat: number };
+    payload: { sub: string; sid: string; role: Role };
+    user: { sub: string; sid: string; role: Role; exp: number; iat: number };
   }
 }
 
@@ -37,6 +38,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     identity: Identity | null;
+    /** The session of the access token (claim `sid`), set with `identity`. */
+    sessionId: string | null;
   }
 }
 
@@ -51,18 +54,17 @@ export default fp(
     });
     const identities = createIdentityService({
       db: app.db,
-      redis: app.redis,
-      subscriber: createRedisClient(app.config.redisUrl, 'api', app.log, {
-        name: 'api-identity-subscriber',
-        timeouts: app.config.redisTimeouts,
-      }),
-      keys: app.keys,
+      listenUrl: app.config.databaseListenUrl,
       adminEmails: app.config.adminEmails,
+      tokenLifetimeMs: jwt.expiresInMs,
       log: app.log,
     });
+    // Requests are served meanwhile, by the slow path (Postgres per request).
+    await identities.start(LISTEN_START_WAIT_MS);
     app.addHook('onClose', async () => identities.close());
     app.decorate('identities', identities);
     app.decorateRequest('identity', null);
+    app.decorateRequest('sessionId', null);
 
     app.decorate('authenticate', async <T>(request: FastifyRequest, _reply: FastifyReply, payload: T): Promise<T> => {
       const token = bearerToken(request.headers.authorization);
@@ -77,10 +79,13 @@ export default fp(
         if (code.includes('EXPIRED')) throw unauthorized('The token has expired; log in again');
         throw unauthorized('The token is invalid');
       }
-      if (!tokenClaims.Check(claims)) throw unauthorized('The token is invalid');
-      const identity = await identities.resolve(claims.sub);
-      if (!identity) throw unauthorized('The account behind this token no longer exists');
-      request.identity = identity;
+      if (!tokenClaims.Check(claims)) {
+        // Tokens signed before sessions existed name none: they cannot be ended, so they are not accepted.
+        if (claims && typeof claims === 'object' && !('sid' in claims)) throw unauthorized('This token has no session; log in again');
+        throw unauthorized('The token is invalid');
+      }
+      request.identity = await identities.resolve(claims);
+      request.sessionId = claims.sid;
       return payload;
     });
 

@@ -1,10 +1,10 @@
 // Email verification links: a single-use random token, kept only as its SHA-256 (32 random bytes
 // need no slow hash: nobody can guess one from a dump), bound to the address it was sent to.
+
 import { createHash, randomBytes } from 'node:crypto';
 import type { NewAccountMail } from '@books/core/account-mail';
-import { type Database, emailVerifications, type UserRow, users } from '@books/core/db';
+import { type Database, type Executor, emailVerifications, type UserRow, users } from '@books/core/db';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { Executor } from './users-store.js';
 
 /** How often an account may ask for a new link: the signup's own link counts. */
 export const RESEND_LIMITS = [
@@ -56,7 +56,16 @@ export type VerifyOutcome = { ok: true; user: UserRow } | { ok: false; reason: '
  * link was sent to. A link for an address the account no longer has is used up all the same: it
  * can never verify anything.
  */
-export async function consumeVerification(db: Database, token: string, now = new Date()): Promise<VerifyOutcome> {
+/**
+ * Spends the link and marks the address verified; `inTransaction` runs in the same transaction
+ * (the auth event that tells every replica the account changed: it may now be admin).
+ */
+export async function consumeVerification(
+  db: Database,
+  token: string,
+  inTransaction: (tx: Executor, userId: string) => Promise<void>,
+  now = new Date(),
+): Promise<VerifyOutcome> {
   const tokenHash = hashToken(token);
   return db.transaction(async (tx): Promise<VerifyOutcome> => {
     const [claimed] = await tx
@@ -75,7 +84,9 @@ export async function consumeVerification(db: Database, token: string, now = new
       .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)`, updatedAt: now })
       .where(and(eq(users.id, claimed.userId), eq(sql`lower(${users.email})`, claimed.email.toLowerCase())))
       .returning();
-    return user ? { ok: true, user } : { ok: false, reason: 'email-changed' };
+    if (!user) return { ok: false, reason: 'email-changed' };
+    await inTransaction(tx, user.id);
+    return { ok: true, user };
   });
 }
 

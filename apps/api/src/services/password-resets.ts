@@ -1,8 +1,9 @@
 // Forgotten-password codes: 6 digits, one live code per account (password_resets.user_id is the
 // key), hashed with argon2 like passwords (a million codes are brute-forced from a SHA-256 in no
 // time), single use, void after MAX_RESET_ATTEMPTS tries or at expiry.
+
 import { randomInt } from 'node:crypto';
-import type { Database } from '@books/core/db';
+import type { Database, Executor } from '@books/core/db';
 import { passwordResets, users } from '@books/core/db';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 
@@ -63,7 +64,18 @@ export async function claimResetAttempt(
  * Uses the code and sets the new password together. The code must still be the one that was
  * checked and unused: of two right answers racing, one wins. False when the other one won.
  */
-export async function completeReset(db: Database, userId: string, codeHash: string, passwordHash: string, now = new Date()) {
+/**
+ * Spends the code and sets the password; `inTransaction` runs in the same transaction (ending the
+ * account's sessions), so a reset never leaves an old session standing.
+ */
+export async function completeReset(
+  db: Database,
+  userId: string,
+  codeHash: string,
+  passwordHash: string,
+  inTransaction: (tx: Executor) => Promise<void>,
+  now = new Date(),
+) {
   return db.transaction(async (tx) => {
     const [used] = await tx
       .update(passwordResets)
@@ -72,6 +84,7 @@ export async function completeReset(db: Database, userId: string, codeHash: stri
       .returning({ userId: passwordResets.userId });
     if (!used) return false;
     await tx.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, userId));
+    await inTransaction(tx);
     return true;
   });
 }

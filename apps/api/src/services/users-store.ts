@@ -1,12 +1,9 @@
 // Postgres access for accounts: every query the API makes of the users table lives here.
-import { type Database, findUserById, type UserRow, users } from '@books/core/db';
+import { type Database, type Executor, findUserById, type UserRow, users } from '@books/core/db';
 import type { Role, User } from '@books/core/schemas';
 import { count, eq, sql } from 'drizzle-orm';
 
 export { findUserById };
-
-/** The database or a transaction on it: what a query that may run inside one takes. */
-export type Executor = Database | Parameters<Parameters<Database['transaction']>[0]>[0];
 
 /**
  * The role is derived, never stored: admin iff the address is verified and listed in this replica's
@@ -49,12 +46,12 @@ export async function findUserByEmail(db: Database, email: string): Promise<User
 }
 
 /** Stores a new password hash. */
-export async function setPasswordHash(db: Database, userId: string, passwordHash: string): Promise<void> {
+export async function setPasswordHash(db: Executor, userId: string, passwordHash: string): Promise<void> {
   await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
 }
 
 /** Deletes the account; its books go with it (ON DELETE CASCADE). */
-export async function deleteUser(db: Database, userId: string): Promise<void> {
+export async function deleteUser(db: Executor, userId: string): Promise<void> {
   await db.delete(users).where(eq(users.id, userId));
 }
 

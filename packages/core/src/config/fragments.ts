@@ -185,7 +185,14 @@ export const ApiEnv = {
   HOST: Str('0.0.0.0', 'the address the API listens on'),
   PORT: Int(3002, 0, 65535, 'a TCP port number'),
   JWT_SECRET: Type.String({ default: '', description: 'a secret of at least 32 characters' }),
-  JWT_EXPIRES_IN: Duration('24h', 'a duration such as 15m, 24h or 7d'),
+  JWT_EXPIRES_IN: Duration('15m', 'a duration such as 15m, 24h or 7d (the access token lifetime)'),
+  REFRESH_TOKEN_TTL: Duration('30d', 'a duration such as 12h or 30d (the absolute lifetime of a session and its refresh tokens)'),
+  DATABASE_LISTEN_URL: Type.String({
+    pattern: '^(postgres(ql)?://.*)?$',
+    default: '',
+    description:
+      'a postgres:// URL used only to LISTEN for auth events; it needs a session connection, not a pgbouncer transaction pool (empty: DATABASE_URL)',
+  }),
   BULK_MAX_BOOKS: Int(10_000, 1, 50_000, 'the most books one POST /books/bulk may carry'),
   BULK_BODY_LIMIT: Int(16 * 1_048_576, 1024, 1_073_741_824, 'the largest POST /books/bulk body in bytes'),
   ADMIN_EMAILS: Str('', 'a comma-separated list of email addresses'),

@@ -67,6 +67,8 @@ export function loadApiConfig(source: Source) {
     port: e.PORT,
     jwt: readJwt(e),
     accounts: readAccountEmail(e),
+    refreshTokenTtlMs: parseDuration(e.REFRESH_TOKEN_TTL),
+    databaseListenUrl: e.DATABASE_LISTEN_URL || e.DATABASE_URL,
     bulk: {
       cron: readBulkCron(e),
       maxBooks: e.BULK_MAX_BOOKS,

@@ -3,6 +3,8 @@ import postgres, { type Sql } from 'postgres';
 import * as schema from './schema.js';
 
 export type Database = PostgresJsDatabase<typeof schema>;
+/** A transaction, or the database itself for a one-statement change. */
+export type Executor = Database | Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export interface DbHandle {
   /** Drizzle for everything but the bulk hot path. */

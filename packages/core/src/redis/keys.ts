@@ -8,12 +8,8 @@ export interface RedisKeys {
   readonly prefix: string;
   /** Hash: one field per normalised GET /books query, plus `gen` (see books-cache.ts). */
   booksCache(userId: string): string;
-  /** Cached identity of a user (JSON), so authentication does not hit Postgres on every request. */
-  userIdentity(userId: string): string;
   /** Namespace handed to @fastify/rate-limit, which appends the client key itself. */
   rateLimitNamespace(): string;
-  /** Pub/sub channel: user ids whose identity API replicas must forget at once (account deleted). */
-  identityRevocations(): string;
 
   /** List: the user's request ids waiting for the bulk worker, oldest first. No TTL. */
   bulkQueue(userId: string): string;
@@ -64,9 +60,7 @@ export function createRedisKeys(prefix = ''): RedisKeys {
   return {
     prefix,
     booksCache: (userId) => user('books', userId),
-    userIdentity: (userId) => user('identity', userId),
     rateLimitNamespace: () => `${prefix}rate_limit:`,
-    identityRevocations: () => `${prefix}identity_revocations`,
 
     bulkQueue: (userId) => user('bulk_books', userId),
     bulkItems: (userId, requestId) => `${user('bulk_books', userId)}:${requestId}`,

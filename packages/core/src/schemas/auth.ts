@@ -51,18 +51,48 @@ export type User = Static<typeof UserSchema>;
 export const AuthResponseSchema = Type.Object({
   success: Type.Literal(true),
   message: Type.String(),
-  token: Type.String({ description: 'a JWT for the Authorization: Bearer header' }),
-  expiresIn: Type.String({ description: 'the token lifetime, e.g. 24h' }),
+  token: Type.String({ description: 'a short-lived JWT access token for the Authorization: Bearer header' }),
+  refreshToken: Type.String({ description: 'an opaque single-use token for POST /auth/refresh; keep it secret' }),
+  expiresIn: Type.String({ description: 'the access token lifetime, e.g. 15m' }),
   data: UserSchema,
 });
 export type AuthResponse = Static<typeof AuthResponseSchema>;
 
+// 32 random bytes in base64url are 43 characters; the bound keeps junk from reaching the hash.
+export const RefreshBodySchema = Type.Object(
+  { refreshToken: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_-]+$' }) },
+  { additionalProperties: false },
+);
+export type RefreshBody = Static<typeof RefreshBodySchema>;
+
+/** A refresh answers with a new access token and a new refresh token: the one presented is spent. */
+export const RefreshResponseSchema = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  token: Type.String({ description: 'a new access token' }),
+  refreshToken: Type.String({ description: 'the next refresh token; the one presented no longer works' }),
+  expiresIn: Type.String({ description: 'the access token lifetime, e.g. 15m' }),
+});
+export type RefreshResponse = Static<typeof RefreshResponseSchema>;
+
+/** A signed-in device, as GET /auth/sessions lists it. */
+export const SessionSchema = Type.Object({
+  id: UuidSchema,
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp,
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean({ description: 'true for the session of the token that asked' }),
+});
+export type Session = Static<typeof SessionSchema>;
+
 /**
  * The claims of a token this API signed. A correctly signed token is still checked against them:
  * a `sub` that is an array holding a UUID, or an `exp` that is a string, is not one of ours.
+ * `sid` names the session, so that ending it refuses the token at once.
  */
 export const TokenClaimsSchema = Type.Object({
   sub: UuidSchema,
+  sid: UuidSchema,
   role: RoleSchema,
   iat: Type.Integer({ minimum: 0 }),
   exp: Type.Integer({ minimum: 0 }),

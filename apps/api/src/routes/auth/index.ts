@@ -9,20 +9,22 @@ import {
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, pgConstraint, pgErrorCode, unauthorized } from '../../errors.js';
 import { queueAccountMail } from '../../services/account-mail.js';
+import { recordAuthEvent } from '../../services/auth-events.js';
 import { issueVerification, verificationMail } from '../../services/email-verification.js';
 import { assertPasswordAllowed } from '../../services/password-policy.js';
 import { hashPassword, verifyPassword } from '../../services/passwords.js';
 import { deleteUser, findUserByEmail, insertUser, toUser } from '../../services/users-store.js';
 import passwordRoutes from './passwords.js';
+import sessionRoutes, { type SessionRoutesOptions } from './sessions.js';
+import { openSession } from './tokens.js';
 import verifyEmailRoutes from './verify-email.js';
 
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 409: ErrorResponseSchema, 429: ErrorResponseSchema };
 
-const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const authRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, opts) => {
   const { config } = app;
   // /auth/* gets its own, stricter budget: these routes are where passwords get guessed.
   const authLimit = { rateLimit: { max: config.rateLimit.authMax, timeWindow: config.rateLimit.windowMs } };
-  const issueToken = (user: { id: string; role: 'user' | 'admin' }) => app.jwt.sign({ sub: user.id, role: user.role });
 
   await app.register(verifyEmailRoutes);
   await app.register(passwordRoutes);
@@ -33,7 +35,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: authLimit,
       schema: {
         tags: ['auth'],
-        summary: 'Create an account and get a token',
+        summary: 'Create an account and get an access token and a refresh token',
         body: SignupBodySchema,
         response: { 201: AuthResponseSchema, ...errors },
       },
@@ -65,9 +67,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         verificationMail(config.accounts.publicBaseUrl, row, issued),
         user.id,
       );
-      return reply
-        .code(201)
-        .send({ success: true, message: 'Account created', token: issueToken(user), expiresIn: config.jwt.expiresIn, data: user });
+      const tokens = await openSession(app, user, request.headers['user-agent']);
+      return reply.code(201).send({ success: true, message: 'Account created', ...tokens, data: user });
     },
   );
 
@@ -77,7 +78,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: authLimit,
       schema: {
         tags: ['auth'],
-        summary: 'Exchange email and password for a token',
+        summary: 'Exchange email and password for an access token and a refresh token (a new session)',
         body: LoginBodySchema,
         response: { 200: AuthResponseSchema, ...errors },
       },
@@ -89,7 +90,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!(await verifyPassword(row?.passwordHash, password)) || !row) throw unauthorized('Invalid email or password');
       const user = toUser(row, config.adminEmails);
       request.log.info({ userId: user.id }, 'user logged in');
-      return { success: true as const, message: 'Logged in', token: issueToken(user), expiresIn: config.jwt.expiresIn, data: user };
+      const tokens = await openSession(app, user, request.headers['user-agent']);
+      return { success: true as const, message: 'Logged in', ...tokens, data: user };
     },
   );
 
@@ -120,14 +122,21 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const userId = request.identity!.id;
-      await deleteUser(app.db, userId);
-      await Promise.all([app.identities.forget(userId), app.booksCache.invalidate(userId)]).catch((err) =>
-        request.log.warn({ err, userId }, 'could not drop the deleted account from redis; it expires within a minute'),
-      );
+      // The event commits with the deletion: every replica refuses the account's tokens from then on.
+      const event = await app.db.transaction(async (tx) => {
+        await deleteUser(tx, userId);
+        return recordAuthEvent(tx, { userId, kind: 'user_deleted' }, config.jwt.expiresInMs);
+      });
+      await app.identities.heard(event.seq);
+      await app.booksCache
+        .invalidate(userId)
+        .catch((err) => request.log.warn({ err, userId }, 'could not drop the deleted account from the books cache'));
       request.log.info({ userId }, 'account deleted');
       return reply.code(204).send(null);
     },
   );
+
+  await app.register(sessionRoutes, { refreshRaceGraceMs: opts.refreshRaceGraceMs });
 };
 
 export default authRoutes;

@@ -1,5 +1,6 @@
 // Passwords: change (knowing the current one), and forgotten (a 6-digit code by email, then reset).
 // Seed 002's names are kept as aliases: PUT /auth/forgot-password and POST /auth/verify-otp.
+import type { Executor } from '@books/core/db';
 import {
   ChangePasswordBodySchema,
   ErrorResponseSchema,
@@ -14,6 +15,7 @@ import { queueAccountMail } from '../../services/account-mail.js';
 import { assertPasswordAllowed } from '../../services/password-policy.js';
 import { claimResetAttempt, completeReset, dropResetCode, newResetCode, storeResetCode } from '../../services/password-resets.js';
 import { hashPassword, verifyPassword } from '../../services/passwords.js';
+import { revokeUserSessions } from '../../services/sessions-store.js';
 import { findUserById, setPasswordHash } from '../../services/users-store.js';
 
 const FORGOT_ANSWER = {
@@ -53,9 +55,19 @@ const passwordRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new AppError(400, 'CURRENT_PASSWORD_INCORRECT', 'The current password is not correct');
       }
       assertPasswordAllowed(newPassword, 'newPassword');
-      await setPasswordHash(app.db, userId, await hashPassword(newPassword));
+      const passwordHash = await hashPassword(newPassword);
+      // The new password and the end of every other session commit together.
+      const ended = await app.db.transaction(async (tx) => {
+        await setPasswordHash(tx, userId, passwordHash);
+        return revokeUserSessions(tx, userId, {
+          exceptSessionId: request.sessionId!,
+          reason: 'password_changed',
+          tokenLifetimeMs: config.jwt.expiresInMs,
+        });
+      });
+      await app.identities.heard(ended.seq);
       await dropResetCode(app.db, userId);
-      request.log.info({ userId }, 'password changed');
+      request.log.info({ userId, sessionsEnded: ended.sessionIds.length }, 'password changed; other sessions ended');
       return { success: true as const, message: 'Password changed' };
     },
   );
@@ -108,8 +120,15 @@ const passwordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Compared with a dummy hash when there is no live code, so both failures cost the same.
     const right = await verifyPassword(attempt?.codeHash, body.code);
     if (!attempt || !right) throw invalidCode();
-    if (!(await completeReset(app.db, attempt.userId, attempt.codeHash, await hashPassword(body.newPassword)))) throw invalidCode();
-    request.log.info({ userId: attempt.userId }, 'password reset with an emailed code');
+    let seq: number | null = null;
+    const endEverySession = async (tx: Executor) => {
+      ({ seq } = await revokeUserSessions(tx, attempt.userId, { reason: 'password_reset', tokenLifetimeMs: config.jwt.expiresInMs }));
+    };
+    if (!(await completeReset(app.db, attempt.userId, attempt.codeHash, await hashPassword(body.newPassword), endEverySession))) {
+      throw invalidCode();
+    }
+    await app.identities.heard(seq);
+    request.log.info({ userId: attempt.userId }, 'password reset with an emailed code; every session ended');
     return { success: true as const, message: 'Password changed; log in with the new one' };
   };
   app.post(

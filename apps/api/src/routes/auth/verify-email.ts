@@ -1,9 +1,11 @@
 // GET /auth/verify-email/:token (the link of the verification email, as seed 002 names it) and
 // POST /auth/verify-email/resend.
+import type { Executor } from '@books/core/db';
 import { ErrorResponseSchema, MessageResponseSchema, SuccessEnvelope, UserSchema, VerifyEmailParamsSchema } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../../errors.js';
 import { queueAccountMail } from '../../services/account-mail.js';
+import { recordAuthEvent } from '../../services/auth-events.js';
 import {
   consumeVerification,
   issueThrottledVerification,
@@ -42,13 +44,15 @@ const verifyEmailRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const outcome = await consumeVerification(app.db, request.params.token);
+      // Every replica's cached identity still says unverified (and so not admin): the event drops it.
+      let seq: number | null = null;
+      const announce = async (tx: Executor, userId: string) => {
+        ({ seq } = await recordAuthEvent(tx, { userId, kind: 'user_changed' }, config.jwt.expiresInMs));
+      };
+      const outcome = await consumeVerification(app.db, request.params.token, announce);
       if (!outcome.ok) throw FAILURES[outcome.reason];
       const userId = outcome.user.id;
-      // The cached identity still says unverified (and so not admin): drop it on every replica.
-      await app.identities
-        .forget(userId)
-        .catch((err) => request.log.warn({ err, userId }, 'could not drop the cached identity; it expires within a minute'));
+      await app.identities.heard(seq);
       request.log.info({ userId }, 'email verified');
       return { success: true as const, message: 'Email verified', data: toUser(outcome.user, config.adminEmails) };
     },
