@@ -101,3 +101,13 @@ export async function createSmtpCatcher(): Promise<SmtpCatcher> {
   };
   return catcher;
 }
+
+/**
+ * Account emails (verification links, reset codes) go to the same inboxes as reports; the report
+ * worker gives them Message-IDs of their own, `<account-…>` (apps/report-worker/src/mail/account-email.ts).
+ */
+export const isAccountMail = (mail: ReceivedMail): boolean => (mail.parsed.messageId ?? '').startsWith('<account-');
+
+/** The report emails received for an address, account emails left out. */
+export const reportsTo = (smtp: Pick<SmtpCatcher, 'messages'>, email: string): ReceivedMail[] =>
+  smtp.messages.filter((m) => !isAccountMail(m) && m.envelope.to.includes(email));

@@ -1,5 +1,6 @@
 // What every fault scenario ends with: the promises of the README's Guarantees table, checked on the
 // final state through the user's view (HTTP), the system of record (Postgres) and the inbox (SMTP).
+import { reportsTo } from '@books/testing';
 import { expect } from 'vitest';
 import { type SignedUp, type System, waitFor } from '../system.js';
 import type { Rig } from './rig.js';
@@ -59,7 +60,7 @@ export async function expectFinalState(rig: Rig, label: string, plans: PlannedIm
   const tracked = plans.filter((p) => outcomeOf(p) === 'accepted' || found.has(p));
   const refused = plans.filter((p) => !tracked.includes(p));
   const users = [...new Map(plans.map((p) => [p.user.id, p.user])).values()];
-  const inbox = (user: SignedUp) => system.smtp.messages.filter((m) => m.envelope.to.includes(user.email));
+  const inbox = (user: SignedUp) => reportsTo(system.smtp, user.email);
   const startedWaiting = Date.now();
   await waitFor(
     async () => {
