@@ -10,7 +10,7 @@ import { canMoveStage, NEXT_STAGES } from '../src/bulk/stage-machine.js';
 import { settleBulkSubmission, submitBulkRequest } from '../src/bulk/submit.js';
 import { createBulkWorkerScripts } from '../src/bulk/worker-transitions.js';
 import { acquireLease } from '../src/redis/lease.js';
-import { BULK_STAGES } from '../src/schemas/bulk.js';
+import { BULK_STAGES, type BulkRequestEvent } from '../src/schemas/bulk.js';
 import { redisNamespace } from './redis-namespace.js';
 
 const { keys, redis, scanKeys } = redisNamespace('transitions');
@@ -32,6 +32,12 @@ async function snapshot(): Promise<Record<string, unknown>> {
     else state[key] = { ttl, value: await redis.get(key) };
   }
   return state;
+}
+
+/** What the transitions announced to the webhook sender about one user's requests, oldest first. */
+async function events(userId: string): Promise<BulkRequestEvent[]> {
+  const raw = await redis.lrange(keys.webhookEvents(), 0, -1);
+  return raw.map((entry) => JSON.parse(entry) as BulkRequestEvent).filter((event) => event.userId === userId);
 }
 
 async function twice(apply: () => Promise<unknown>) {
@@ -75,12 +81,14 @@ const failure = (attempt: number, maxAttempts = 5) => ({
 });
 
 describe('the stage machine', () => {
-  it('knows every stage, and lets nothing leave completed or failed', () => {
+  it('knows every stage, and lets nothing leave completed, failed or cancelled', () => {
     expect(Object.keys(NEXT_STAGES).sort()).toEqual([...BULK_STAGES].sort());
     for (const to of BULK_STAGES) {
-      if (to !== 'completed') expect(canMoveStage('completed', to)).toBe(false);
-      if (to !== 'failed') expect(canMoveStage('failed', to)).toBe(false);
+      for (const final of ['completed', 'failed', 'cancelled'] as const) {
+        if (to !== final) expect(canMoveStage(final, to)).toBe(false);
+      }
     }
+    expect(canMoveStage('processed_awaiting_report', 'cancelled')).toBe(false);
     expect(canMoveStage('queued', 'completed')).toBe(false);
     expect(canMoveStage('processing', 'processing')).toBe(true);
   });
@@ -163,6 +171,17 @@ describe('each transition applied twice has the effect of once', () => {
     expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('failed');
     expect(await redis.hget(keys.bulkStatus(r.userId), 'requestIds')).toBe(r.requestId);
     expect(await redis.zscore(keys.bulkFailed(), `${r.userId}:${r.requestId}`)).not.toBeNull();
+    expect(await events(r.userId)).toEqual([
+      {
+        type: 'bulk_request.failed',
+        userId: r.userId,
+        requestId: r.requestId,
+        at: now.toISOString(),
+        submitted: 4,
+        inserted: 0,
+        failed: 1,
+      },
+    ]);
   });
 
   it('report sent', async () => {
@@ -197,6 +216,18 @@ describe('each transition applied twice has the effect of once', () => {
       failCount: '0',
     });
     expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('completed');
+    // Announced once (twice() checked the replay added nothing), and the request still waiting is not.
+    expect(await events(r.userId)).toEqual([
+      {
+        type: 'bulk_request.completed',
+        userId: r.userId,
+        requestId: r.requestId,
+        at: now.toISOString(),
+        submitted: 4,
+        inserted: 3,
+        failed: 1,
+      },
+    ]);
   });
 
   it('report attempt failed, to be retried: counted once', async () => {
@@ -229,6 +260,7 @@ describe('each transition applied twice has the effect of once', () => {
     expect(first).toEqual({ attempts: 1, failed: true });
     expect(second).toMatchObject({ failed: true });
     expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('failed');
+    expect((await events(r.userId)).map((e) => [e.type, e.requestId])).toEqual([['bulk_request.failed', r.requestId]]);
   });
 
   it('a failed request that is reported stays failed, with the report noted', async () => {
@@ -239,6 +271,8 @@ describe('each transition applied twice has the effect of once', () => {
     await twice(() => report().complete(r.userId, lease!.token, { requestIds: [r.requestId], completedAt: now, messageId: '<f@test>' }));
     expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({ stage: 'failed', reportMessageId: '<f@test>' });
     expect(await redis.exists(keys.bulkStatus(r.userId))).toBe(0);
+    // It was announced when it failed, not again when its report went out.
+    expect((await events(r.userId)).map((e) => e.type)).toEqual(['bulk_request.failed']);
   });
 });
 

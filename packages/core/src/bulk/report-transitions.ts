@@ -31,7 +31,13 @@ export function createReportScripts(redis: Redis, keys: RedisKeys, options: { re
     ...ids.map((id) => keys.bulkRequest(userId, id)),
     ...ids.map((id) => keys.bulkFailures(userId, id)),
   ];
-  const fixedKeys = (userId: string) => [keys.reportLease(userId), keys.bulkStatus(userId), keys.reportPending(), keys.bulkFailed()];
+  const fixedKeys = (userId: string) => [
+    keys.reportLease(userId),
+    keys.bulkStatus(userId),
+    keys.reportPending(),
+    keys.bulkFailed(),
+    keys.webhookEvents(),
+  ];
   return {
     async markSent(userId, _token, sent) {
       await redis.reportMarkSent(

@@ -4,11 +4,12 @@ import type { BulkStage } from '../schemas/bulk.js';
 
 /** Which stage may follow which. A transition to the stage a request is already in is a no-op. */
 export const NEXT_STAGES: Readonly<Record<BulkStage, readonly BulkStage[]>> = {
-  queued: ['processing', 'failed'],
-  processing: ['queued', 'processed_awaiting_report', 'failed'],
+  queued: ['processing', 'failed', 'cancelled'],
+  processing: ['queued', 'processed_awaiting_report', 'failed', 'cancelled'],
   processed_awaiting_report: ['completed', 'failed'],
-  // A failed request is still reported (its record then notes the report), but its stage stays.
+  // A failed or cancelled request is still reported (its record then notes the report), but its stage stays.
   failed: [],
+  cancelled: [],
   completed: [],
 };
 

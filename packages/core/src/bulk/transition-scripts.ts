@@ -41,9 +41,18 @@ local function add_failed(failed, member, now_ms, record_ttl_s)
   redis.call('ZADD', failed, now_ms, member)
 end`;
 
+// Announces that a request reached a final stage (completed, failed, cancelled): call it only when
+// move_stage answered 'moved', so that a replayed script announces nothing twice.
+const ANNOUNCE_LUA = `
+local function announce(events, record, stage, at_iso)
+  local r = redis.call('HMGET', record, 'userId', 'requestId', 'submitted', 'inserted', 'failed')
+  redis.call('RPUSH', events, cjson.encode({ type = 'bulk_request.' .. stage, userId = r[1], requestId = r[2], at = at_iso,
+    submitted = tonumber(r[3]) or 0, inserted = tonumber(r[4]) or 0, failed = tonumber(r[5]) or 0 }))
+end`;
+
 // Takes the reported requests out of the status (only those still listed, so a replay takes
 // nothing twice) with their counts; drops the status and its index entry when nothing is left.
-// ARGV from \`first\`: the ids; KEYS from 5: their record keys. Returns the positions released.
+// ARGV from \`first\`: the ids; KEYS from 6: their record keys. Returns the positions released.
 // (\`0 - x\`, not \`-x\`: Lua's -0 reaches Redis as "-0", which HINCRBY refuses.)
 const RELEASE_REPORTED_LUA = `
 local function release_reported(status, pending, user_id, first)
@@ -53,7 +62,7 @@ local function release_reported(status, pending, user_id, first)
     if listed_in(listed, ARGV[i]) then
       released[i - first + 1] = true
       asked[ARGV[i]] = true
-      local r = redis.call('HMGET', KEYS[5 + i - first], 'submitted', 'inserted', 'failed')
+      local r = redis.call('HMGET', KEYS[6 + i - first], 'submitted', 'inserted', 'failed')
       redis.call('HINCRBY', status, 'totalBooks', 0 - (tonumber(r[1]) or 0))
       redis.call('HINCRBY', status, 'successCount', 0 - (tonumber(r[2]) or 0))
       redis.call('HINCRBY', status, 'failCount', 0 - (tonumber(r[3]) or 0))
@@ -166,7 +175,8 @@ await_report(KEYS[5], KEYS[8], KEYS[2], ARGV[2], ARGV[4], ARGV[5], ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[9])
 return 1`;
 
-// KEYS: lease, record, queue, items, pending (global), failed (global), books cache, status, report pending (global)
+// KEYS: lease, record, queue, items, pending (global), failed (global), books cache, status, report pending (global),
+//       webhook events (global)
 // ARGV: token, requestId, member, userId, attempt, max attempts, fatal (1/0), error, error code,
 //       now ISO, now ms, next attempt ISO, cache ttl ms, record ttl s
 // The attempt number makes a replay count once. Books already inserted stay (they are committed);
@@ -176,6 +186,7 @@ const RECORD_ATTEMPT_FAILURE = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
 ${AWAIT_REPORT_LUA}
 ${ADD_FAILED_LUA}
+${ANNOUNCE_LUA}
 ${INVALIDATE_BOOKS_CACHE_LUA}
 local attempt = tonumber(ARGV[5])
 local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts') or '0')
@@ -197,6 +208,7 @@ redis.call('ZREM', KEYS[5], ARGV[3])
 add_failed(KEYS[6], ARGV[3], ARGV[11], ARGV[14])
 invalidate_books_cache(KEYS[7], ARGV[13])
 await_report(KEYS[8], KEYS[9], KEYS[2], ARGV[2], ARGV[4], ARGV[10], ARGV[11])
+announce(KEYS[10], KEYS[2], 'failed', ARGV[10])
 return {attempt, 1}`;
 
 // KEYS: status. ARGV: reportId, messageId, requestIds (comma list), sent ISO.
@@ -216,20 +228,24 @@ end
 redis.call('HSET', KEYS[1], 'sentRequestIds', sent)
 return 1`;
 
-// KEYS: lease, status, report pending (global), bulk failed (global), records…, failures…
+// KEYS: lease, status, report pending (global), bulk failed (global), webhook events (global), records…, failures…
 // ARGV: token, userId, completed ISO, messageId, record ttl s, ids…
 const COMPLETE = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
 ${RELEASE_REPORTED_LUA}
+${ANNOUNCE_LUA}
 local n = #ARGV - 5
 local released = release_reported(KEYS[2], KEYS[3], ARGV[2], 6)
 for i = 1, n do
   if released[i] then
-    local record = KEYS[4 + i]
-    if move_stage(record, 'completed') == 'moved' then redis.call('HSET', record, 'completedAt', ARGV[3]) end
+    local record = KEYS[5 + i]
+    if move_stage(record, 'completed') == 'moved' then
+      redis.call('HSET', record, 'completedAt', ARGV[3])
+      announce(KEYS[5], record, 'completed', ARGV[3])
+    end
     redis.call('HSET', record, 'reportMessageId', ARGV[4], 'reportedAt', ARGV[3])
     redis.call('EXPIRE', record, ARGV[5])
-    redis.call('EXPIRE', KEYS[4 + n + i], ARGV[5])
+    redis.call('EXPIRE', KEYS[5 + n + i], ARGV[5])
   end
 end
 return 1`;
@@ -241,6 +257,7 @@ ${STAGE_MACHINE_LUA}
 ${REQUEST_MEMBER_LUA}
 ${RELEASE_REPORTED_LUA}
 ${ADD_FAILED_LUA}
+${ANNOUNCE_LUA}
 local listed = redis.call('HGET', KEYS[2], 'requestIds')
 local any = false
 for i = 11, #ARGV do
@@ -259,15 +276,16 @@ local n = #ARGV - 10
 local released = release_reported(KEYS[2], KEYS[3], ARGV[2], 11)
 for i = 1, n do
   if released[i] then
-    local record = KEYS[4 + i]
+    local record = KEYS[5 + i]
     if move_stage(record, 'failed') == 'moved' then
       redis.call('HSET', record, 'failedAt', ARGV[3], 'lastError', 'report not delivered: ' .. ARGV[4], 'lastErrorCode', 'REPORT_NOT_DELIVERED')
       add_failed(KEYS[4], request_member(ARGV[2], ARGV[10 + i]), ARGV[9], ARGV[5])
+      announce(KEYS[5], record, 'failed', ARGV[3])
     else
       redis.call('HSET', record, 'reportError', ARGV[4])
     end
     redis.call('EXPIRE', record, ARGV[5])
-    redis.call('EXPIRE', KEYS[4 + n + i], ARGV[5])
+    redis.call('EXPIRE', KEYS[5 + n + i], ARGV[5])
   end
 end
 return {attempt, 1}`;
@@ -294,7 +312,7 @@ export const requestTransitionScripts = [
   defineScript('bulkStart', 2, START),
   defineScript('bulkRecordProgress', 3, RECORD_PROGRESS),
   defineScript('bulkFinish', 8, FINISH),
-  defineScript('bulkRecordAttemptFailure', 9, RECORD_ATTEMPT_FAILURE),
+  defineScript('bulkRecordAttemptFailure', 10, RECORD_ATTEMPT_FAILURE),
   defineScript('reportMarkSent', 1, MARK_SENT),
   defineScript('reportComplete', undefined, COMPLETE),
   defineScript('reportRecordFailure', undefined, RECORD_REPORT_FAILURE),

@@ -101,6 +101,7 @@ export function createBulkWorkerScripts(
         keys.booksCache(userId),
         keys.bulkStatus(userId),
         keys.reportPending(),
+        keys.webhookEvents(),
         token,
         requestId,
         requestMember(userId, requestId),

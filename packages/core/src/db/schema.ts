@@ -1,6 +1,6 @@
 // Drizzle tables: the system of record. Row types come from $inferSelect.
 import { sql } from 'drizzle-orm';
-import { bigserial, check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, check, customType, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const users = pgTable(
   'users',
@@ -161,3 +161,108 @@ export const passwordResets = pgTable(
   (t) => [primaryKey({ columns: [t.userId] })],
 );
 export type PasswordResetRow = typeof passwordResets.$inferSelect;
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+// Every report email the report worker sent or tried to send, with the PDF itself, so that a user
+// can list, download and have it resent (GET /reports…). The id is the report id of the email
+// (derived from the user and the requests it covers, see report-id.ts). Kept until expires_at
+// (REPORT_RETENTION_DAYS), then deleted by the report worker.
+export const reports = pgTable(
+  'reports',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    requestIds: uuid('request_ids').array().notNull(),
+    // The Message-ID of the first send; a resend has its own (last_resend_message_id).
+    messageId: text('message_id').notNull(),
+    recipient: text('recipient').notNull(),
+    subject: text('subject').notNull(),
+    filename: text('filename').notNull(),
+    pdf: bytea('pdf').notNull(),
+    pdfBytes: integer('pdf_bytes').notNull(),
+    deliveryState: text('delivery_state', { enum: ['sending', 'sent', 'failed'] })
+      .notNull()
+      .default('sending'),
+    deliveryError: text('delivery_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    resendCount: integer('resend_count').notNull().default(0),
+    lastResendMessageId: text('last_resend_message_id'),
+    lastResentAt: timestamp('last_resent_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('reports_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
+    index('reports_request_ids_idx').using('gin', t.requestIds),
+    index('reports_expires_idx').on(t.expiresAt),
+    check('reports_delivery_state_check', sql`${t.deliveryState} in ('sending', 'sent', 'failed')`),
+  ],
+);
+export type ReportRow = typeof reports.$inferSelect;
+
+// A user's completion webhook: one URL per account, with its Standard Webhooks signing secret
+// (`whsec_…`), which the API shows once, when it is set.
+export const webhooks = pgTable('webhooks', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  url: text('url').notNull(),
+  secret: text('secret').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+export type WebhookRow = typeof webhooks.$inferSelect;
+
+// One event to deliver to a user's webhook. The id is the `webhook-id` header, the same on every
+// retry, derived from the event (so a replayed event is one row). Retried with backoff until
+// delivered or `give_up_at` (24 h after it was created).
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    eventType: text('event_type').notNull(),
+    requestId: uuid('request_id'),
+    payload: text('payload').notNull(),
+    url: text('url').notNull(),
+    state: text('state', { enum: ['pending', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    giveUpAt: timestamp('give_up_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    index('webhook_deliveries_user_created_idx').on(t.userId, t.createdAt.desc()),
+    check('webhook_deliveries_state_check', sql`${t.state} in ('pending', 'delivered', 'failed')`),
+  ],
+);
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+// Each try of a delivery: when, the receiver's status (null: no answer), how long, why it failed.
+export const webhookDeliveryAttempts = pgTable(
+  'webhook_delivery_attempts',
+  {
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    status: integer('status'),
+    durationMs: integer('duration_ms').notNull(),
+    error: text('error'),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);
+export type WebhookDeliveryAttemptRow = typeof webhookDeliveryAttempts.$inferSelect;

@@ -40,6 +40,11 @@ export interface RedisKeys {
   /** Sorted set, global: `userId:requestId` of failed requests, scored by failure time. */
   bulkFailed(): string;
 
+  /** List, global: a JSON event (`BulkRequestEvent`, schemas/bulk.ts) for every request that reached
+   * completed, failed or cancelled, pushed by the transition that moved it there. The report worker
+   * drains it into Postgres (webhook deliveries); events of users without a webhook are dropped there. */
+  webhookEvents(): string;
+
   /** List, global: account emails (verification, password reset) queued by the API, as JSON, oldest first.
    * The report worker moves them into the three keys below as soon as it sees them. */
   accountMailQueue(): string;
@@ -76,6 +81,7 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkPending: () => `${prefix}bulk_pending`,
     reportPending: () => `${prefix}report_pending`,
     bulkFailed: () => `${prefix}bulk_failed`,
+    webhookEvents: () => `${prefix}webhook_events`,
 
     accountMailQueue: () => `${prefix}account_mail`,
     accountMailMessages: () => `${prefix}account_mail_messages`,

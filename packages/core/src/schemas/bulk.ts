@@ -8,6 +8,7 @@ export const BulkStageSchema = Type.Union([
   Type.Literal('processed_awaiting_report'),
   Type.Literal('completed'),
   Type.Literal('failed'),
+  Type.Literal('cancelled'),
 ]);
 export type BulkStage = Static<typeof BulkStageSchema>;
 export const BULK_STAGES: readonly BulkStage[] = BulkStageSchema.anyOf.map((stage) => stage.const);
@@ -51,10 +52,19 @@ export const BulkUnavailableSchema = Type.Object({
 });
 
 export const FailedItemSchema = Type.Object({
-  index: Type.Integer({ description: 'position in the submitted books array, from 0' }),
+  index: Type.Integer({ description: 'position among the submitted items, from 0 (the books array, or the data rows of a file)' }),
   title: Nullable(Type.String()),
   author: Nullable(Type.String()),
   reason: Type.String(),
+  row: Type.Optional(
+    Type.Integer({ minimum: 1, description: 'CSV: the row in the file as a spreadsheet numbers it (header = row 1); NDJSON: the line' }),
+  ),
+  column: Type.Optional(Type.String({ description: 'the column (or field) the reason is about, when it is about one' })),
+  submitted: Type.Optional(
+    Type.Record(Type.String(), Type.String(), {
+      description: 'the item as submitted, every value as text (echoed by the failures CSV)',
+    }),
+  ),
 });
 export type FailedItem = Static<typeof FailedItemSchema>;
 
@@ -115,6 +125,19 @@ export const AdminStatsSchema = Type.Object({
   }),
 });
 
+/** `webhook_events`: a request reached a final stage. Written by the transition scripts (Lua), read by the report worker. */
+export const BulkRequestEventSchema = Type.Object({
+  type: Type.Union([Type.Literal('bulk_request.completed'), Type.Literal('bulk_request.failed'), Type.Literal('bulk_request.cancelled')]),
+  userId: Type.String({ minLength: 1 }),
+  requestId: Type.String({ minLength: 1 }),
+  /** When the request reached the stage (ISO 8601). */
+  at: Type.String({ minLength: 1 }),
+  submitted: Type.Integer({ minimum: 0 }),
+  inserted: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+});
+export type BulkRequestEvent = Static<typeof BulkRequestEventSchema>;
+
 /** A queued item as stored in Redis: `{ i: index, b: book }`. Re-validated when the worker reads it. */
 export const QueuedItemSchema = Type.Object({
   i: Type.Integer({ minimum: 0 }),
@@ -158,6 +181,9 @@ export const BulkRecordHashSchema = Type.Object({
   reportedAt: Type.Optional(Type.String()),
   /** Why the report of a request that had already failed could not be delivered. */
   reportError: Type.Optional(Type.String()),
+  /** DELETE /books/bulk/:id while processing: the worker stops at the next chunk boundary. */
+  cancelRequestedAt: Type.Optional(Type.String()),
+  cancelledAt: Type.Optional(Type.String()),
 });
 export type BulkRecordHash = Static<typeof BulkRecordHashSchema>;
 
