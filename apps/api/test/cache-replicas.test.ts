@@ -2,12 +2,18 @@
 // the test cuts, replica B directly. A write through A while it cannot reach Redis must not leave
 // B serving the page from before the write (beyond the documented window), and restarting A must
 // not forget that the invalidation is owed.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadApiConfig } from '@books/core/config';
 import { createDb, type DbHandle } from '@books/core/db';
-import { createPrivateRedis, createTestContext, freePort, type PrivateRedis, requestJson, type TestContext } from '@books/testing';
+import {
+  apiReplicas,
+  createPrivateRedis,
+  createTestContext,
+  type PrivateRedis,
+  type ApiReplica as Replica,
+  requestJson,
+  type TestContext,
+} from '@books/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listBooksCacheDebts } from '../src/services/books-cache-debts.js';
 import { DEBT_POLL_INTERVAL_MS } from '../src/services/guarded-books-cache.js';
@@ -17,13 +23,6 @@ const SERVER = fileURLToPath(new URL('../dist/server.js', import.meta.url));
 // The documented window is one poll interval plus one poll query; the slack covers timers and
 // queries running late on a loaded CI machine.
 const WINDOW_MS = DEBT_POLL_INTERVAL_MS + 1000;
-
-interface Replica {
-  name: string;
-  baseUrl: string;
-  child: ChildProcess;
-  output(): string;
-}
 
 interface Page {
   status: number;
@@ -35,34 +34,9 @@ let ctx: TestContext;
 let redis: PrivateRedis;
 let proxy: TcpProxy;
 let pg: DbHandle;
-const running = new Set<Replica>();
-
-async function startReplica(name: string, redisUrl: string): Promise<Replica> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, [SERVER], {
-    env: { ...process.env, ...ctx.env, REDIS_URL: redisUrl, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
-  const replica: Replica = { name, baseUrl: `http://127.0.0.1:${port}`, child, output: () => output };
-  running.add(replica);
-  const deadline = Date.now() + 20_000;
-  while ((await fetch(`${replica.baseUrl}/health/ready`).catch(() => null))?.ok !== true) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`replica ${name} did not start: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return replica;
-}
-
-async function killReplica(replica: Replica): Promise<void> {
-  running.delete(replica);
-  if (replica.child.exitCode !== null || replica.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => replica.child.once('exit', resolve));
-  replica.child.kill('SIGKILL');
-  await exited;
-}
+const replicas = apiReplicas(SERVER, () => ctx.env);
+const startReplica = (name: string, redisUrl: string) => replicas.start(name, { REDIS_URL: redisUrl });
+const killReplica = replicas.kill;
 
 const call = (replica: Replica, method: string, path: string, token?: string, body?: unknown) =>
   requestJson(replica.baseUrl, method, path, { token, body });
@@ -97,7 +71,6 @@ async function cached(replica: Replica, token: string): Promise<Page> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(SERVER)) throw new Error(`build the API first (pnpm --filter @books/api build): ${SERVER} is missing`);
   redis = await createPrivateRedis();
   await redis.start();
   proxy = await createRedisProxy(redis.port);
@@ -107,7 +80,7 @@ beforeAll(async () => {
 
 // Each test starts its own replicas and finds Redis reachable, whatever the previous one left.
 afterEach(async () => {
-  await Promise.all([...running].map(killReplica));
+  await replicas.killAll();
   await proxy.restore();
 });
 

@@ -1,52 +1,27 @@
 // Two real API processes share Postgres; what one of them ends (a session, an account) the other
 // refuses on its very next request — also when the replica that made the change cannot reach
 // Redis, and while the other's LISTEN connection is cut (it then checks Postgres per request).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createPrivateRedis, createTestContext, freePort, type PrivateRedis, requestJson, type TestContext } from '@books/testing';
+import {
+  apiReplicas,
+  createPrivateRedis,
+  createTestContext,
+  type PrivateRedis,
+  type ApiReplica as Replica,
+  requestJson,
+  type TestContext,
+} from '@books/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisProxy, type TcpProxy } from './cache-tcp-proxy.js';
 
 const SERVER = fileURLToPath(new URL('../dist/server.js', import.meta.url));
 
-interface Replica {
-  baseUrl: string;
-  child: ChildProcess;
-}
-
 let ctx: TestContext;
 let redis: PrivateRedis;
 let redisProxy: TcpProxy;
 let pgProxy: TcpProxy;
-const running = new Set<Replica>();
-
-async function startReplica(name: string, env: Record<string, string> = {}): Promise<Replica> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, [SERVER], {
-    env: { ...process.env, ...ctx.env, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
-  const replica: Replica = { baseUrl: `http://127.0.0.1:${port}`, child };
-  running.add(replica);
-  const deadline = Date.now() + 20_000;
-  while ((await fetch(`${replica.baseUrl}/health/ready`).catch(() => null))?.ok !== true) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`replica ${name} did not start: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return replica;
-}
-
-async function killReplica(replica: Replica): Promise<void> {
-  running.delete(replica);
-  if (replica.child.exitCode !== null || replica.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => replica.child.once('exit', resolve));
-  replica.child.kill('SIGKILL');
-  await exited;
-}
+const replicas = apiReplicas(SERVER, () => ({ ...ctx.env, REDIS_URL: redis.url }));
+const startReplica = (name: string, env: Record<string, string> = {}) => replicas.start(name, env);
 
 const call = (replica: Replica, method: string, path: string, token?: string, body?: unknown) =>
   requestJson(replica.baseUrl, method, path, { token, body });
@@ -70,7 +45,6 @@ async function login(replica: Replica, email: string) {
 }
 
 beforeAll(async () => {
-  if (!existsSync(SERVER)) throw new Error(`build the API first (pnpm --filter @books/api build): ${SERVER} is missing`);
   redis = await createPrivateRedis();
   await redis.start();
   redisProxy = await createRedisProxy(redis.port);
@@ -80,7 +54,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterEach(async () => {
-  await Promise.all([...running].map(killReplica));
+  await replicas.killAll();
   await redisProxy.restore();
   await pgProxy.restore();
 });

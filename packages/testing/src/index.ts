@@ -1,5 +1,6 @@
 export * from './accounts.js';
 export * from './api-helpers.js';
+export * from './api-replicas.js';
 export * from './context.js';
 export * from './database.js';
 export * from './env.js';
