@@ -103,10 +103,21 @@ if ((await exitCode(migrate)) !== 0 || stopping) {
 }
 
 const services = [
-  // As in apps/api's start script and Dockerfile: keep an idle API's heap (see the README's Speed).
-  { name: 'api', colour: 36, entry: 'apps/api/dist/server.js', nodeArgs: ['--no-memory-reducer'] },
-  { name: 'bulk-worker', colour: 33, entry: 'apps/bulk-worker/dist/main.js' },
-  { name: 'report-worker', colour: 35, entry: 'apps/report-worker/dist/main.js' },
+  // As in each app's start script and Dockerfile: tracing preloaded (it does nothing unless an OTLP
+  // endpoint is set) and, for the API, an idle heap kept (see the README's Speed).
+  {
+    name: 'api',
+    colour: 36,
+    entry: 'apps/api/dist/server.js',
+    nodeArgs: ['--no-memory-reducer', '--import', './apps/api/dist/tracing.js'],
+  },
+  { name: 'bulk-worker', colour: 33, entry: 'apps/bulk-worker/dist/main.js', nodeArgs: ['--import', './apps/bulk-worker/dist/tracing.js'] },
+  {
+    name: 'report-worker',
+    colour: 35,
+    entry: 'apps/report-worker/dist/main.js',
+    nodeArgs: ['--import', './apps/report-worker/dist/tracing.js'],
+  },
 ];
 const launch = (service) => {
   const entry = { ...service, child: run(service.name, service.colour, service.entry, [], service.nodeArgs) };

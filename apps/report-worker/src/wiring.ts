@@ -3,6 +3,7 @@ import { createReportScripts } from '@books/core/bulk';
 import type { ReportWorkerConfig } from '@books/core/config';
 import { createDb } from '@books/core/db';
 import { createRedisClient, createRedisKeys } from '@books/core/redis';
+import { inSpan } from '@books/core/telemetry';
 import type { Logger } from 'pino';
 import type { ReportDeps } from './jobs/report-user.js';
 import type { AccountMailDeps } from './jobs/send-account-mail.js';
@@ -30,8 +31,9 @@ export function createReportDeps(
     redis,
     keys,
     scripts: createReportScripts(redis, keys, { recordTtlSeconds: config.bulk.recordTtlSeconds }),
-    renderer,
-    mailer,
+    // The render and the SMTP send are spans of the import's trace (no-ops unless tracing is on).
+    renderer: { render: (data) => inSpan('report.render_pdf', {}, () => renderer.render(data)) },
+    mailer: { sendMail: (message) => inSpan('report.smtp_send', {}, () => mailer.sendMail(message)) },
     log,
     now,
     settings: {

@@ -20,6 +20,12 @@ const ENTRIES = {
   'bulk-worker': entry('apps/bulk-worker/dist/main.js'),
   'report-worker': entry('apps/report-worker/dist/main.js'),
 };
+// Started as their start scripts start them: with the tracing preload (inert unless OTEL_* says otherwise).
+const PRELOADS: Record<keyof typeof ENTRIES, string> = {
+  api: new URL('../../../apps/api/dist/tracing.js', import.meta.url).href,
+  'bulk-worker': new URL('../../../apps/bulk-worker/dist/tracing.js', import.meta.url).href,
+  'report-worker': new URL('../../../apps/report-worker/dist/tracing.js', import.meta.url).href,
+};
 export type Service = keyof typeof ENTRIES;
 
 export interface RunningProcess {
@@ -80,7 +86,7 @@ export async function startSystem(label: string, env: Record<string, string> = {
     baseUrl,
     async start(service, extra = {}) {
       let output = '';
-      const child = spawn(process.execPath, [ENTRIES[service]], {
+      const child = spawn(process.execPath, ['--import', PRELOADS[service], ENTRIES[service]], {
         env: { ...process.env, ...ctx.env, ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -3,6 +3,7 @@
 import { type BulkWorkerScripts, readBulkRequest, retryDelayMs, type StoredBulkRequest } from '@books/core/bulk';
 import { acquireLease, LeaseLostError, type RedisKeys } from '@books/core/redis';
 import { type FailedItem, type QueuedItem, QueuedItemSchema } from '@books/core/schemas';
+import { inSpan, recordWaitSpan } from '@books/core/telemetry';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
@@ -55,7 +56,14 @@ export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSig
       }
       // Requests go in the order they were queued: one waiting out a backoff holds the later ones.
       if (record.nextAttemptAt && Date.parse(record.nextAttemptAt) > deps.now().getTime()) break;
-      const result = await processRequest(deps, record, lease.token, signal);
+      // One span per request, in the trace of the POST that queued it, after a span for its wait in the queue.
+      const startedAt = deps.now();
+      recordWaitSpan('bulk.queue_wait', { parent: record.traceparent, start: new Date(record.queuedAt), end: startedAt });
+      const result = await inSpan(
+        'bulk.process_request',
+        { parent: record.traceparent, attributes: { 'books.request_id': requestId, 'books.queued': record.queued } },
+        () => processRequest(deps, record, lease.token, signal),
+      );
       if (result === 'stopped') break;
       if (result === 'skipped') continue;
       outcome.requests++;
@@ -96,7 +104,9 @@ async function processRequest(
       const raw = await redis.lrange(keys.bulkItems(userId, requestId), cursor, cursor + settings.chunkSize - 1);
       if (raw.length === 0) break;
       const { items, corrupt } = parseItems(raw, cursor);
-      const chunk = await insertChunk(sql, userId, requestId, items);
+      const chunk = await inSpan('bulk.insert_chunk', { attributes: { 'books.items': items.length, 'books.from': cursor } }, () =>
+        insertChunk(sql, userId, requestId, items),
+      );
       if (chunk.refused.length)
         log.warn({ userId, requestId, refused: chunk.refused.slice(0, 20) }, 'postgres refused rows; they fail alone');
       const failures = [...corrupt, ...chunk.failures];

@@ -1,4 +1,6 @@
 // One pass of the report worker: every user whose status awaits a report, a few at a time.
+import { readTraceparents } from '@books/core/bulk';
+import { inSpan, isTracing } from '@books/core/telemetry';
 import { mapWithConcurrency } from '@books/core/worker';
 import { type ReportDeps, type ReportOutcome, reportUser } from './report-user.js';
 
@@ -11,7 +13,9 @@ export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new 
   const outcomes = await mapWithConcurrency(users, deps.settings.concurrency, async (userId): Promise<ReportOutcome | 'errored' | null> => {
     if (signal.aborted) return null;
     try {
-      return await reportUser(deps, userId);
+      // The report's span continues the trace of the first import it covers and links the others.
+      const traces = isTracing() ? await readTraceparents(deps.redis, deps.keys, userId) : [];
+      return await inSpan('report.user', { parent: traces[0], links: traces.slice(1) }, () => reportUser(deps, userId));
     } catch (err) {
       deps.log.error({ err, userId }, 'report failed for this user; the others go on');
       return 'errored';

@@ -16,6 +16,7 @@ export interface RecordLogger {
 export interface StoredBulkRequest extends BulkRequest {
   userId: string;
   nextItem: number;
+  traceparent: string | null;
 }
 
 const int = (value: string | undefined) => {
@@ -51,6 +52,7 @@ export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest
     reportMessageId: opt(hash.reportMessageId),
     reportedAt: opt(hash.reportedAt),
     reportError: opt(hash.reportError),
+    traceparent: opt(hash.traceparent),
   };
 }
 
@@ -61,9 +63,9 @@ function checkedRecord(hash: Record<string, string>, key: string, log?: RecordLo
   return record;
 }
 
-/** The API's view of a record (without the worker's cursor and owner). */
+/** The API's view of a record (without the worker's cursor, the owner and the trace context). */
 export function publicBulkRequest(record: StoredBulkRequest): BulkRequest {
-  const { userId: _userId, nextItem: _nextItem, ...rest } = record;
+  const { userId: _userId, nextItem: _nextItem, traceparent: _traceparent, ...rest } = record;
   return rest;
 }
 
@@ -112,4 +114,15 @@ export async function readFailedItems(redis: Redis, keys: RedisKeys, userId: str
     }
   }
   return items.sort((a, b) => a.index - b.index);
+}
+
+/** The trace contexts of the requests awaiting this user's report (for the report's span), oldest first. */
+export async function readTraceparents(redis: Redis, keys: RedisKeys, userId: string): Promise<string[]> {
+  const listed = await redis.hget(keys.bulkStatus(userId), 'requestIds');
+  const ids = (listed ?? '').split(',').filter(Boolean);
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hget(keys.bulkRequest(userId, id), 'traceparent');
+  const results = (await pipeline.exec()) ?? [];
+  return results.flatMap(([err, value]) => (!err && typeof value === 'string' && value ? [value] : []));
 }

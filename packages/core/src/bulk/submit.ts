@@ -26,6 +26,8 @@ export interface BulkSubmission {
   now: Date;
   /** Chosen by the caller so that a submit whose answer was lost can be settled (see settleBulkSubmission). */
   requestId?: string;
+  /** The submit's trace context (telemetry's currentTraceparent), kept so that the workers' spans join its trace. */
+  traceparent?: string | undefined;
 }
 
 export interface SubmitResult {
@@ -55,6 +57,7 @@ export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submissio
     attempts: '0',
     queuedAt: now.toISOString(),
     nextItem: '0',
+    ...(submission.traceparent ? { traceparent: submission.traceparent } : {}),
   };
   const keyHash = submission.idempotencyKey ? createHash('sha256').update(submission.idempotencyKey).digest('hex').slice(0, 32) : '-';
   const [created, id] = await redis.bulkSubmit(

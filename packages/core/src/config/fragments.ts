@@ -288,3 +288,20 @@ function isValidCron(pattern: string): boolean {
     return false;
   }
 }
+
+const OtlpUrl = (description: string) => Type.String({ pattern: '^(https?://.+)?$', default: '', description });
+/** Tracing: off unless an endpoint is set. The OpenTelemetry SDK reads the other OTEL_* variables itself. */
+export const TracingEnv = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: OtlpUrl('an http(s):// URL of an OTLP collector; empty: no tracing'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: OtlpUrl('the same for traces only (the full URL, e.g. …/v1/traces)'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Union(
+    ['http/protobuf', 'http/json', 'grpc'].map((protocol) => Type.Literal(protocol)),
+    { default: 'http/protobuf', description: 'one of http/protobuf, http/json, grpc' },
+  ),
+  OTEL_SERVICE_NAME: Str('', "the service.name of the process's spans (default books-api, books-bulk-worker, books-report-worker)"),
+};
+export const readTracing = (e: EnvOf<typeof TracingEnv>, defaultServiceName: string) => ({
+  enabled: Boolean(e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+  serviceName: e.OTEL_SERVICE_NAME || defaultServiceName,
+});
+export type TracingConfig = ReturnType<typeof readTracing>;

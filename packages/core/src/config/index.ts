@@ -1,5 +1,5 @@
 // Configuration: the only code that reads environment variables. One loader per process.
 export * from './duration.js';
 export { ConfigError, type EnvOf } from './env.js';
-export type { DatastoresConfig, LoggingConfig, SmtpConfig } from './fragments.js';
+export type { DatastoresConfig, LoggingConfig, SmtpConfig, TracingConfig } from './fragments.js';
 export * from './processes.js';

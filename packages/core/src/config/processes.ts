@@ -29,9 +29,11 @@ import {
   readReportWorker,
   readShutdown,
   readSmtp,
+  readTracing,
   redisTimeoutsEnv,
   SmtpEnv,
   shutdownEnv,
+  TracingEnv,
 } from './fragments.js';
 
 type Source = Record<string, string | undefined>;
@@ -45,6 +47,7 @@ const WORKER_REDIS_TIMEOUTS = { connectMs: 5000, commandMs: 0 };
 
 const ApiVariables = {
   ...LoggingEnv,
+  ...TracingEnv,
   ...DatastoresEnv,
   ...ApiEnv,
   ...AccountEmailEnv,
@@ -90,6 +93,7 @@ export type ApiConfig = ReturnType<typeof loadApiConfig>;
 
 const BulkWorkerVariables = {
   ...LoggingEnv,
+  ...TracingEnv,
   ...DatastoresEnv,
   ...BulkScheduleEnv,
   ...BulkWorkerEnv,
@@ -114,6 +118,7 @@ export type BulkWorkerConfig = ReturnType<typeof loadBulkWorkerConfig>;
 
 const ReportWorkerVariables = {
   ...LoggingEnv,
+  ...TracingEnv,
   ...DatastoresEnv,
   ...ReportScheduleEnv,
   ...ReportWorkerEnv,
@@ -146,11 +151,18 @@ export function loadMigrateConfig(source: Source) {
 }
 export type MigrateConfig = ReturnType<typeof loadMigrateConfig>;
 
+/** Each process's tracing preload (before its own loader runs): whether to trace, and as which service. */
+export function loadTracingConfig(source: Source, defaultServiceName: string) {
+  return readTracing(readEnv(TracingEnv, source), defaultServiceName);
+}
+
 /** For entry files: the config, or one line on stderr naming the bad variable and exit code 1. */
 export const loadApiConfigOrExit = (source: Source) => orExit(loadApiConfig, source);
 export const loadBulkWorkerConfigOrExit = (source: Source) => orExit(loadBulkWorkerConfig, source);
 export const loadReportWorkerConfigOrExit = (source: Source) => orExit(loadReportWorkerConfig, source);
 export const loadMigrateConfigOrExit = (source: Source) => orExit(loadMigrateConfig, source);
+export const loadTracingConfigOrExit = (source: Source, defaultServiceName: string) =>
+  orExit((s: Source) => loadTracingConfig(s, defaultServiceName), source);
 
 /** Every variable any process reads, with the processes that read it: for the docs and the tests. */
 export const variablesByProcess = {

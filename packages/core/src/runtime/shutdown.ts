@@ -3,6 +3,7 @@
 // runs out ("shutdown took too long"). close-with-grace keeps the bounded grace and the exit codes.
 import closeWithGrace from 'close-with-grace';
 import type { BaseLogger } from 'pino';
+import { flushTracing } from '../telemetry/index.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -53,6 +54,8 @@ export function onShutdown({ log, graceMs, stopping, ifTooLong, close }: Shutdow
       } catch (err) {
         log.error({ err }, 'error while stopping');
         throw err;
+      } finally {
+        await flushTracing();
       }
       log.info('stopped');
     },

@@ -184,6 +184,8 @@ export const BulkRecordHashSchema = Type.Object({
   /** DELETE /books/bulk/:id while processing: the worker stops at the next chunk boundary. */
   cancelRequestedAt: Type.Optional(Type.String()),
   cancelledAt: Type.Optional(Type.String()),
+  /** The W3C traceparent of the submit, when it was traced: the workers' spans join its trace. */
+  traceparent: Type.Optional(Type.String()),
 });
 export type BulkRecordHash = Static<typeof BulkRecordHashSchema>;
 

@@ -3,6 +3,7 @@
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { onShutdown } from '../runtime/shutdown.js';
+import { flushTracing } from '../telemetry/index.js';
 
 /** One pass on its own schedule. */
 export interface Schedule {
@@ -36,6 +37,7 @@ export async function runOnce(worker: ScheduledWorker): Promise<number> {
     return 1;
   } finally {
     await worker.close();
+    await flushTracing();
   }
 }
 

@@ -22,6 +22,7 @@ import {
   QueueViewSchema,
   UuidSchema,
 } from '@books/core/schemas';
+import { currentTraceparent } from '@books/core/telemetry';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AppError, notFound } from '../../errors.js';
@@ -97,6 +98,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
           idempotencyKey,
           now,
           requestId,
+          traceparent: currentTraceparent(),
         });
       } catch (err) {
         if (neverSent(err)) throw queueUnavailable(err);
