@@ -8,7 +8,7 @@ import type { BulkDeps } from './jobs/drain-user.js';
 
 /** Builds the worker's dependencies from config: what main.ts and the tests both use. */
 export function createBulkDeps(config: BulkWorkerConfig, log: Logger): BulkDeps & { db: DbHandle; close(): Promise<void> } {
-  const db = createDb(config.databaseUrl, { max: config.bulk.concurrency + 1, applicationName: 'books-bulk-worker' });
+  const db = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-bulk-worker' });
   const redis: Redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'bulk-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
   const settings = {

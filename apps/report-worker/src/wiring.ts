@@ -18,7 +18,7 @@ export function createReportDeps(
   config: ReportWorkerConfig,
   log: Logger,
 ): ReportDeps & { accountMail: AccountMailDeps; close(): Promise<void> } {
-  const db = createDb(config.databaseUrl, { max: 2, applicationName: 'books-report-worker' });
+  const db = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-report-worker' });
   const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
   const mailer = createMailTransport(config.smtp);

@@ -6,6 +6,7 @@ import {
   loadBulkWorkerConfig,
   loadMigrateConfig,
   loadReportWorkerConfig,
+  loadTracingConfig,
   variablesByProcess,
 } from '../src/config/processes.js';
 
@@ -68,6 +69,27 @@ describe('the per-process config loaders', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       redisKeyPrefix: '',
     });
+  });
+
+  it('size each Postgres pool for its process unless DATABASE_POOL_MAX says otherwise, and pass DATABASE_PREPARE on', () => {
+    expect(loadApiConfig({}).databasePool).toEqual({ max: 10, prepare: true });
+    expect(loadBulkWorkerConfig({ BULK_CONCURRENCY: '6' }).databasePool).toEqual({ max: 7, prepare: true });
+    expect(loadReportWorkerConfig({}).databasePool).toEqual({ max: 2, prepare: true });
+    expect(loadBulkWorkerConfig({ DATABASE_POOL_MAX: '3', DATABASE_PREPARE: 'false' }).databasePool).toEqual({ max: 3, prepare: false });
+    expect(fail({ DATABASE_POOL_MAX: '-1' })).toContain('DATABASE_POOL_MAX');
+  });
+
+  it('turn tracing on only when an OTLP endpoint is set', () => {
+    expect(loadTracingConfig({}, 'books-api')).toEqual({ enabled: false, serviceName: 'books-api' });
+    expect(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, 'books-api')).toEqual({
+      enabled: true,
+      serviceName: 'books-api',
+    });
+    expect(loadTracingConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://c/v1/traces', OTEL_SERVICE_NAME: 'mine' }, 'x')).toEqual({
+      enabled: true,
+      serviceName: 'mine',
+    });
+    expect(fail({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toContain('OTEL_EXPORTER_OTLP_ENDPOINT');
   });
 
   it('convert and validate values, with a cron pattern winning over the interval', () => {

@@ -24,7 +24,7 @@ declare module 'fastify' {
 export default fp(
   async function datastores(app: FastifyInstance, opts: { config: ApiConfig }) {
     const { config } = opts;
-    const pg = createDb(config.databaseUrl, { applicationName: 'books-api' });
+    const pg = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-api' });
     // Auto-pipelining: the commands of concurrent requests (rate limit, cache page, identity) leave
     // in one write per event-loop turn, which roughly halves the CPU a cached GET /books spends on Redis.
     // createRedisClient defines every script before the first command, which auto-pipelining needs.

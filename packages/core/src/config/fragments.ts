@@ -45,6 +45,15 @@ export const readDatastores = (e: EnvOf<typeof DatastoresEnv>) => ({
 });
 export type DatastoresConfig = ReturnType<typeof readDatastores>;
 
+/** The Postgres pool of one process: its share of the server's connections, and pgbouncer's needs. */
+export const DatabasePoolEnv = {
+  DATABASE_POOL_MAX: Int(0, 0, 1000, "most connections this process keeps open to Postgres (0: the process's default)"),
+  DATABASE_PREPARE: Bool(true, 'use prepared statements (false behind pgbouncer in transaction mode before 1.21)'),
+};
+export const readDatabasePool = (e: EnvOf<typeof DatabasePoolEnv>, defaultMax: number) => ({
+  databasePool: { max: e.DATABASE_POOL_MAX || defaultMax, prepare: e.DATABASE_PREPARE },
+});
+
 /**
  * How long a Redis connection attempt or command may take, and the cap of the reconnect backoff. The
  * API fails fast (it falls back to Postgres or answers 503); a worker waits, with no command timeout

@@ -9,6 +9,7 @@ import {
   BulkScheduleEnv,
   BulkWorkerEnv,
   CacheEnv,
+  DatabasePoolEnv,
   DatastoresEnv,
   LoggingEnv,
   RecordsEnv,
@@ -19,6 +20,7 @@ import {
   readApiLists,
   readBulkCron,
   readBulkWorker,
+  readDatabasePool,
   readDatastores,
   readJwt,
   readLogging,
@@ -44,11 +46,15 @@ const WORKER_SHUTDOWN_GRACE_SECONDS = 20;
 // The API fails fast on Redis; a worker waits for it (see redisTimeoutsEnv).
 const API_REDIS_TIMEOUTS = { connectMs: 2000, commandMs: 2000 };
 const WORKER_REDIS_TIMEOUTS = { connectMs: 5000, commandMs: 0 };
+// Postgres connections per process when DATABASE_POOL_MAX is 0 (the bulk worker's follows BULK_CONCURRENCY).
+const API_POOL_MAX = 10;
+const REPORT_POOL_MAX = 2;
 
 const ApiVariables = {
   ...LoggingEnv,
   ...TracingEnv,
   ...DatastoresEnv,
+  ...DatabasePoolEnv,
   ...ApiEnv,
   ...AccountEmailEnv,
   ...CacheEnv,
@@ -64,6 +70,7 @@ export function loadApiConfig(source: Source) {
   return {
     ...readLogging(e),
     ...readDatastores(e),
+    ...readDatabasePool(e, API_POOL_MAX),
     ...readShutdown(e),
     ...readRedisTimeouts(e),
     host: e.HOST,
@@ -95,6 +102,7 @@ const BulkWorkerVariables = {
   ...LoggingEnv,
   ...TracingEnv,
   ...DatastoresEnv,
+  ...DatabasePoolEnv,
   ...BulkScheduleEnv,
   ...BulkWorkerEnv,
   ...RecordsEnv,
@@ -108,6 +116,8 @@ export function loadBulkWorkerConfig(source: Source) {
   return {
     ...readLogging(e),
     ...readDatastores(e),
+    // One connection per user drained at once, plus one for the pass's own queries.
+    ...readDatabasePool(e, e.BULK_CONCURRENCY + 1),
     ...readShutdown(e),
     ...readRedisTimeouts(e),
     bulk: { cron: readBulkCron(e), ...readBulkWorker(e), recordTtlSeconds: readRecordTtlSeconds(e) },
@@ -120,6 +130,7 @@ const ReportWorkerVariables = {
   ...LoggingEnv,
   ...TracingEnv,
   ...DatastoresEnv,
+  ...DatabasePoolEnv,
   ...ReportScheduleEnv,
   ...ReportWorkerEnv,
   ...ReportContentEnv,
@@ -134,6 +145,7 @@ export function loadReportWorkerConfig(source: Source) {
   return {
     ...readLogging(e),
     ...readDatastores(e),
+    ...readDatabasePool(e, REPORT_POOL_MAX),
     ...readShutdown(e),
     ...readRedisTimeouts(e),
     report: { cron: readReportCron(e), ...readReportWorker(e) },

@@ -16,12 +16,15 @@ export interface DbHandle {
 
 export interface DbOptions {
   max?: number;
+  /** False behind pgbouncer in transaction mode (before 1.21, which tracks prepared statements). */
+  prepare?: boolean;
   applicationName?: string;
 }
 
 export function createDb(url: string, options: DbOptions = {}): DbHandle {
   const sql = postgres(url, {
     max: options.max ?? 10,
+    prepare: options.prepare ?? true,
     connect_timeout: 5,
     idle_timeout: 30,
     onnotice: () => {},
