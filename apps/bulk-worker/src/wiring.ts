@@ -16,6 +16,7 @@ export function createBulkDeps(config: BulkWorkerConfig, log: Logger): BulkDeps 
     maxAttempts: config.bulk.maxAttempts,
     leaseMs: config.bulk.leaseMs,
     concurrency: config.bulk.concurrency,
+    turnChunks: config.bulk.turnChunks,
     retryBaseMs: config.bulk.retryBaseMs,
   };
   const scripts = createBulkWorkerScripts(redis, keys, {

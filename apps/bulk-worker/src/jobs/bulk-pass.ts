@@ -1,5 +1,5 @@
-// One pass of the bulk worker: every user with queued work, a few at a time. One user's failure
-// never stops the others.
+// One pass of the bulk worker: every user with queued work, a few at a time, in turns of a bounded
+// number of chunks. One user's failure never stops the others.
 import { parseRequestMember } from '@books/core/redis';
 import { mapWithConcurrency } from '@books/core/worker';
 import { type BulkDeps, drainUser, type UserOutcome } from './drain-user.js';
@@ -11,34 +11,51 @@ export interface PassSummary {
   requests: number;
   inserted: number;
   failed: number;
+  /** Rounds of turns the pass took (1 unless some user's backlog outlasted a turn). */
+  rounds: number;
   durationMs: number;
 }
 
 export async function runBulkPass(deps: BulkDeps, signal: AbortSignal = new AbortController().signal): Promise<PassSummary> {
   const started = performance.now();
-  // The global index of pending requests, oldest first: no KEYS, no SCAN of the keyspace.
-  const members = await deps.redis.zrange(deps.keys.bulkPending(), 0, -1);
-  const users = [...new Set(members.map((member) => parseRequestMember(member)?.userId).filter((id): id is string => Boolean(id)))];
-  const outcomes = await mapWithConcurrency(users, deps.settings.concurrency, async (userId): Promise<UserOutcome | null> => {
-    if (signal.aborted) return null;
-    try {
-      return await drainUser(deps, userId, signal);
-    } catch (err) {
-      deps.log.error({ err, userId }, 'could not process this user; the others go on');
-      return null;
-    }
-  });
+  const outcomes: (UserOutcome | null)[] = [];
+  const seen = new Set<string>();
+  // Fair share: a pass goes in rounds, each user getting one turn (BULK_TURN_CHUNKS chunks) per round.
+  // A user whose turn ended with work left gets another in the next round, after the users who
+  // queued work meanwhile: a small import arriving while a huge one drains waits for one round, not
+  // for the huge one. The pass ends when no turn left work behind.
+  let round = await pendingUsers(deps);
+  let rounds = 0;
+  while (round.length > 0 && !signal.aborted) {
+    rounds++;
+    for (const userId of round) seen.add(userId);
+    const results = await mapWithConcurrency(round, deps.settings.concurrency, async (userId): Promise<UserOutcome | null> => {
+      if (signal.aborted) return null;
+      try {
+        return await drainUser(deps, userId, signal);
+      } catch (err) {
+        deps.log.error({ err, userId }, 'could not process this user; the others go on');
+        return null;
+      }
+    });
+    outcomes.push(...results);
+    const unfinished = results.flatMap((outcome) => (outcome?.more ? [outcome.userId] : []));
+    if (unfinished.length === 0) break;
+    const arrived = (await pendingUsers(deps)).filter((userId) => !seen.has(userId));
+    round = [...arrived, ...unfinished];
+  }
   const summary: PassSummary = {
-    users: users.length,
+    users: seen.size,
     skippedUsers: 0,
     erroredUsers: 0,
     requests: 0,
     inserted: 0,
     failed: 0,
+    rounds,
     durationMs: 0,
   };
   for (const outcome of outcomes) {
-    if (!outcome) summary.erroredUsers++;
+    if (outcome === null) summary.erroredUsers++;
     else if (outcome.skipped) summary.skippedUsers++;
     else {
       summary.requests += outcome.requests;
@@ -49,4 +66,10 @@ export async function runBulkPass(deps: BulkDeps, signal: AbortSignal = new Abor
   summary.durationMs = Math.round(performance.now() - started);
   deps.log.info(summary, 'bulk pass done');
   return summary;
+}
+
+/** The users with queued work, oldest request first, from the global index of pending requests: no KEYS, no SCAN. */
+async function pendingUsers(deps: BulkDeps): Promise<string[]> {
+  const members = await deps.redis.zrange(deps.keys.bulkPending(), 0, -1);
+  return [...new Set(members.map((member) => parseRequestMember(member)?.userId).filter((id): id is string => Boolean(id)))];
 }

@@ -16,6 +16,8 @@ export interface BulkSettings {
   maxAttempts: number;
   leaseMs: number;
   concurrency: number;
+  /** Chunks a user gets per turn: a user with a huge backlog then waits behind the others' turns. */
+  turnChunks: number;
   retryBaseMs: number;
 }
 
@@ -36,13 +38,21 @@ export interface UserOutcome {
   requests: number;
   inserted: number;
   failed: number;
+  /** The turn ended with work left (its chunks were used up): the pass gives the user another. */
+  more: boolean;
+}
+
+/** What one turn may still do: chunks left, shared by the requests the user's queue holds. */
+interface Turn {
+  chunksLeft: number;
 }
 
 const itemValidator = Compile(QueuedItemSchema);
 
 export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSignal): Promise<UserOutcome> {
   const { redis, keys, log } = deps;
-  const outcome: UserOutcome = { userId, skipped: false, requests: 0, inserted: 0, failed: 0 };
+  const outcome: UserOutcome = { userId, skipped: false, requests: 0, inserted: 0, failed: 0, more: false };
+  const turn: Turn = { chunksLeft: deps.settings.turnChunks };
   const lease = await acquireLease(redis, keys.bulkLease(userId), deps.settings.leaseMs);
   if (!lease) return { ...outcome, skipped: true };
   try {
@@ -56,14 +66,18 @@ export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSig
       }
       // Requests go in the order they were queued: one waiting out a backoff holds the later ones.
       if (record.nextAttemptAt && Date.parse(record.nextAttemptAt) > deps.now().getTime()) break;
-      // One span per request, in the trace of the POST that queued it, after a span for its wait in the queue.
-      const startedAt = deps.now();
-      recordWaitSpan('bulk.queue_wait', { parent: record.traceparent, start: new Date(record.queuedAt), end: startedAt });
+      // A span per request and turn, in the trace of the POST that queued it, after one for its wait in the queue.
+      if (record.stage === 'queued' && record.attempts === 0)
+        recordWaitSpan('bulk.queue_wait', { parent: record.traceparent, start: new Date(record.queuedAt), end: deps.now() });
       const result = await inSpan(
         'bulk.process_request',
         { parent: record.traceparent, attributes: { 'books.request_id': requestId, 'books.queued': record.queued } },
-        () => processRequest(deps, record, lease.token, signal),
+        () => processRequest(deps, record, lease.token, signal, turn),
       );
+      if (result === 'yielded') {
+        outcome.more = true;
+        break;
+      }
       if (result === 'stopped') break;
       if (result === 'skipped') continue;
       outcome.requests++;
@@ -84,7 +98,8 @@ async function processRequest(
   record: StoredBulkRequest,
   token: string,
   signal: AbortSignal,
-): Promise<{ inserted: number; failed: number } | 'stopped' | 'skipped'> {
+  turn: Turn,
+): Promise<{ inserted: number; failed: number } | 'stopped' | 'skipped' | 'yielded'> {
   const { sql, redis, keys, scripts, log, settings } = deps;
   const { userId, requestId } = record;
   const started = performance.now();
@@ -103,6 +118,11 @@ async function processRequest(
       }
       const raw = await redis.lrange(keys.bulkItems(userId, requestId), cursor, cursor + settings.chunkSize - 1);
       if (raw.length === 0) break;
+      // The turn is over: the progress so far is recorded, and the next turn resumes at the cursor
+      // (as after a SIGTERM). Checked after the read, so that a request whose last chunk is done
+      // finishes in this turn instead of waiting for another to find nothing left.
+      if (turn.chunksLeft <= 0) return 'yielded';
+      turn.chunksLeft--;
       const { items, corrupt } = parseItems(raw, cursor);
       const chunk = await inSpan('bulk.insert_chunk', { attributes: { 'books.items': items.length, 'books.from': cursor } }, () =>
         insertChunk(sql, userId, requestId, items),

@@ -148,6 +148,7 @@ export const BulkWorkerEnv = {
   BULK_MAX_ATTEMPTS: Int(5, 1, 100, 'processing attempts before a bulk request is marked failed'),
   BULK_CHUNK_SIZE: Int(2000, 1, 5000, 'books inserted per transaction by the bulk worker'),
   BULK_CONCURRENCY: Int(4, 1, 64, 'users a bulk worker processes at once'),
+  BULK_TURN_CHUNKS: Int(5, 1, 100_000, 'chunks one user gets per turn before the next user in the pass has theirs'),
   BULK_LEASE_SECONDS: Int(60, 1, 3600, "seconds a worker holds a user's queue without renewing before another may take it"),
   BULK_RETRY_BASE_SECONDS: Int(30, 1, 86_400, 'seconds before the first retry of a failed bulk attempt; doubles each time, capped at 30x'),
 };
@@ -155,6 +156,7 @@ export const readBulkWorker = (e: EnvOf<typeof BulkWorkerEnv>) => ({
   maxAttempts: e.BULK_MAX_ATTEMPTS,
   chunkSize: e.BULK_CHUNK_SIZE,
   concurrency: e.BULK_CONCURRENCY,
+  turnChunks: e.BULK_TURN_CHUNKS,
   leaseMs: e.BULK_LEASE_SECONDS * 1000,
   retryBaseMs: e.BULK_RETRY_BASE_SECONDS * 1000,
 });
