@@ -131,7 +131,10 @@ async function processRequest(
       return 'skipped';
     }
     if (ended === 'cancelled') {
-      log.info({ userId, requestId, submitted: record.submitted, inserted, failed, nextItem: cursor }, 'bulk request cancelled by its owner');
+      log.info(
+        { userId, requestId, submitted: record.submitted, inserted, failed, nextItem: cursor },
+        'bulk request cancelled by its owner',
+      );
       return { inserted, failed };
     }
     log.info(

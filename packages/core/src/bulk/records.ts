@@ -150,7 +150,13 @@ function parseFailedItems(raw: string[]): FailedItem[] {
 }
 
 /** A request's failed items ordered by index: every one, or the first `limit` stored. */
-export async function readFailedItems(redis: Redis, keys: RedisKeys, userId: string, requestId: string, limit?: number): Promise<FailedItem[]> {
+export async function readFailedItems(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  requestId: string,
+  limit?: number,
+): Promise<FailedItem[]> {
   const raw = await redis.lrange(keys.bulkFailures(userId, requestId), 0, limit === undefined ? -1 : limit - 1);
   return parseFailedItems(raw).sort((a, b) => a.index - b.index);
 }

@@ -2,6 +2,7 @@
 // show how it is going. Nothing here touches the books table.
 import { randomUUID } from 'node:crypto';
 import {
+  countFailedItems,
   listBulkRequests,
   publicBulkRequest,
   readBulkRequest,
@@ -145,7 +146,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['bulk'],
-        summary: 'One bulk request, with its failed items and their reasons',
+        summary: 'One bulk request, with its first failed items and their reasons (all of them: /failures)',
         security,
         params: Type.Object({ requestId: UuidSchema }),
         response: { 200: BulkRequestDetailSchema, ...errors },
@@ -167,8 +168,17 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         });
       if (!record && (await settled())) record = await read();
       if (!record) throw notFound('Bulk request');
-      const failedItems = await readFailedItems(app.redis, app.keys, userId, requestId);
-      return { success: true as const, data: { ...publicBulkRequest(record), failedItems } };
+      // Capped: a file import may fail a million rows; every one is at /failures (paged) and failures.csv.
+      const [failedItems, failedItemsTotal] = await Promise.all([
+        readFailedItems(app.redis, app.keys, userId, requestId, config.bulk.maxBooks),
+        countFailedItems(app.redis, app.keys, userId, requestId),
+      ]).catch((err) => {
+        throw queueUnreadable(err);
+      });
+      return {
+        success: true as const,
+        data: { ...publicBulkRequest(record), failedItems, failedItemsTotal, failuresUrl: `/books/bulk/${requestId}/failures` },
+      };
     },
   );
 
