@@ -1,5 +1,6 @@
 // Collects what one report shows: the user (Postgres) and each listed request with its failures
-// (Redis). A request that ended failed is reported too: what went in, what was never tried, and why.
+// (Redis). A request that ended failed is reported too: what went in, what was never tried, and why;
+// so is a cancelled one: what went in before it was cancelled.
 import { readBulkRequest, readFailedItems } from '@books/core/bulk';
 import { type Database, findUserById } from '@books/core/db';
 import type { RedisKeys } from '@books/core/redis';
@@ -47,9 +48,10 @@ export async function gatherReport(
     const record = await readBulkRequest(redis, keys, userId, requestId);
     if (!record) continue;
     const stopped = record.stage === 'failed';
+    const cancelled = record.stage === 'cancelled';
     requests.push({
       requestId,
-      outcome: stopped ? 'failed' : 'processed',
+      outcome: stopped ? 'failed' : cancelled ? 'cancelled' : 'processed',
       submitted: record.submitted,
       inserted: record.inserted,
       failed: record.failed,
@@ -59,6 +61,7 @@ export async function gatherReport(
       processingStartedAt: record.processingStartedAt,
       processedAt: record.processedAt,
       failedAt: stopped ? record.failedAt : null,
+      cancelledAt: cancelled ? record.cancelledAt : null,
       durationMs: record.durationMs,
       failedItems: [],
       failedItemsOmitted: 0,
