@@ -3,6 +3,7 @@
 // (@books/testing); the bulk worker's own tests check the worker stops at a chunk boundary.
 import { randomUUID } from 'node:crypto';
 import { submitBulkRequest } from '@books/core/bulk';
+import type { FailedItem } from '@books/core/schemas';
 import { finishQueuedImport, makeBooks, processQueuedImportPartly, signUp, submitBulk, type TestUser } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
@@ -126,7 +127,7 @@ describe('failed items', () => {
   /** A request whose failures carry what a file import records: the row, the column and the submitted cells. */
   async function fileLikeRequest(user: TestUser): Promise<string> {
     const requestId = randomUUID();
-    const invalid = [
+    const invalid: FailedItem[] = [
       {
         index: 0,
         row: 2,
