@@ -181,17 +181,22 @@ describe('failed items', () => {
     expect((await h.app.inject({ method: 'GET', url: `/books/bulk/${requestId}/failures.csv` })).statusCode).toBe(401);
   });
 
-  it('gives the CSV of a JSON import: row = index + 1, the title and author, the reason', async () => {
+  it('gives the CSV of a JSON import: row = index + 1, the submitted fields, the reason', async () => {
     const user = await signUp(h.app);
-    const requestId = await queue(user, [{ title: 'Ok', author: 'A' }, { title: '-Minus', author: '' }, { author: 'No title' }]);
+    const requestId = await queue(user, [
+      { title: 'Ok', author: 'A' },
+      { title: '-Minus', author: '', isbn: '=1+1', publishedYear: 1999 },
+      { author: 'No title', genre: { nested: true } },
+    ]);
     const res = await get(user, `/books/bulk/${requestId}/failures.csv`);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(res.headers['content-disposition']).toBe(`attachment; filename="bulk-${requestId}-failures.csv"`);
     const lines = res.body.split('\r\n');
     expect(lines[0]).toBe('row,title,author,isbn,publishedYear,genre,reason');
-    expect(lines[1]).toMatch(/^2,'-Minus,,,,,"?author /);
-    expect(lines[2]).toMatch(/^3,,No title,,,,"?title /);
+    // The submitted fields are echoed as text, whatever made the item invalid.
+    expect(lines[1]).toMatch(/^2,'-Minus,,'=1\+1,1999,,"?author /);
+    expect(lines[2]).toMatch(/^3,,No title,,,"\{""nested"":true\}","?title /);
     expect(lines[3]).toBe('');
     expect(lines).toHaveLength(4);
   });

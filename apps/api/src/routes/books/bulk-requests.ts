@@ -19,7 +19,7 @@ import {
 } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { AppError, notFound } from '../../errors.js';
+import { AppError, notFound, queueUnreadable } from '../../errors.js';
 import { failuresCsv } from '../../services/failures-csv.js';
 
 const security = [{ bearerAuth: [] }];
@@ -32,8 +32,6 @@ const errors = {
 };
 const params = Type.Object({ requestId: UuidSchema });
 
-const queueUnreadable = (cause: unknown) =>
-  Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; try again shortly.'), { cause });
 /** A Redis call of a read: unreachable Redis is a 503, not a 500. */
 const guarded = <T>(work: Promise<T>): Promise<T> =>
   work.catch((err) => {
