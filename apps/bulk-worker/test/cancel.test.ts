@@ -84,4 +84,26 @@ describe('a cancelled bulk request', () => {
     expect(await titlesInDb(h.deps, user.id)).toHaveLength(5);
     expect(await cancel(user.id, requestId)).toEqual({ outcome: 'cancelled' });
   });
+
+  it('processing by a worker that died after a commit Redis never heard of: those books are counted, no others go in', async () => {
+    const user = await insertUser(h.stores.db);
+    const books = makeBooks(20, 'Unheard');
+    const requestId = await queueImport(h.stores, user.id, books);
+    const { keys, redis, sql } = h.deps;
+    // As a worker leaves it when killed after committing its first chunk (items 0-6) and before
+    // recording it: rows in Postgres, record still at item 0, stage processing, lease gone.
+    const first = books.slice(0, 7);
+    await sql`
+      insert into books (user_id, title, author, isbn, published_year, bulk_request_id, bulk_item_index)
+      select ${user.id}::uuid, t.title, t.author, t.isbn, t.year, ${requestId}::uuid, t.idx
+      from unnest(${first.map((b) => b.title)}::text[], ${first.map((b) => b.author)}::text[],
+                  ${first.map((b) => b.isbn)}::text[], ${first.map((b) => b.publishedYear)}::int[],
+                  ${[0, 1, 2, 3, 4, 5, 6]}::int[]) as t(title, author, isbn, year, idx)`;
+    await redis.hset(keys.bulkRequest(user.id, requestId), 'stage', 'processing', 'processingStartedAt', new Date().toISOString());
+    expect(await cancel(user.id, requestId)).toEqual({ outcome: 'cancel_requested' });
+
+    await runBulkPass(h.deps);
+    expect(await readImport(h.stores, user.id, requestId)).toMatchObject({ stage: 'cancelled', inserted: 7, failed: 0 });
+    expect(await titlesInDb(h.deps, user.id)).toEqual(first.map((b) => b.title).sort());
+  });
 });

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import Compile from 'typebox/compile';
+import { countUnrecordedChunk } from './count-unrecorded-chunk.js';
 import { insertChunk } from './insert-chunk.js';
 import { requestErrorVerdict } from './postgres-errors.js';
 
@@ -93,6 +94,7 @@ async function processRequest(
       log.warn({ userId, requestId }, 'request is already past processing; leaving it');
       return 'skipped';
     }
+    if (cancelRequested) inserted += await countUnrecordedChunk(deps, record, token);
     while (!cancelRequested) {
       if (signal.aborted) {
         log.info({ userId, requestId, nextItem: cursor }, 'shutting down: handing the rest of this request back to the queue');
