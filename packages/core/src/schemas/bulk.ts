@@ -89,8 +89,13 @@ export const BulkRequestSchema = Type.Object({
   reportMessageId: Nullable(Type.String()),
   reportedAt: Nullable(Timestamp),
   reportError: Nullable(Type.String({ description: 'a failed request whose report could not be delivered: why' })),
-  cancelRequestedAt: Nullable(Timestamp),
-  cancelledAt: Nullable(Timestamp),
+  cancelRequestedAt: Nullable(
+    Type.String({
+      format: 'date-time',
+      description: 'when DELETE /books/bulk/{requestId} asked to cancel it (processing: it stops at the next chunk)',
+    }),
+  ),
+  cancelledAt: Nullable(Type.String({ format: 'date-time', description: 'when it became cancelled' })),
 });
 export type BulkRequest = Static<typeof BulkRequestSchema>;
 
