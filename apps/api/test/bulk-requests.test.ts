@@ -11,7 +11,8 @@ import { type ApiHarness, openStores, type QueueStores, startApi } from './helpe
 let h: ApiHarness;
 let stores: QueueStores;
 beforeAll(async () => {
-  h = await startApi('bulk-requests');
+  // A small BULK_MAX_BOOKS, so that a request with more failures than it (as a file import may have) is cheap to build.
+  h = await startApi('bulk-requests', { BULK_MAX_BOOKS: '1000' });
   stores = openStores(h.ctx);
 });
 afterAll(async () => {
@@ -218,7 +219,7 @@ describe('failed items', () => {
     expect(page.data[1]).toMatchObject({ index: 2, row: 4, column: 'publishedYear', submitted: { title: '\tTab' } });
   });
 
-  it('streams a long list whole', async () => {
+  it('streams a long list whole; GET /books/bulk/:id lists only the first BULK_MAX_BOOKS and says how many there are', async () => {
     const user = await signUp(h.app);
     const requestId = randomUUID();
     const invalid = Array.from({ length: 2500 }, (_, i) => ({ index: i, title: `T${i}`, author: null, reason: 'author is required' }));
@@ -234,5 +235,9 @@ describe('failed items', () => {
     const lines = res.body.split('\r\n');
     expect(lines).toHaveLength(2502);
     expect(lines[2500]).toBe('2500,T2499,,,,,author is required');
+    const detail = (await get(user, `/books/bulk/${requestId}`)).json().data;
+    expect(detail.failedItems).toHaveLength(1000);
+    expect(detail.failedItems[999].index).toBe(999);
+    expect(detail).toMatchObject({ failed: 2500, failedItemsTotal: 2500, failuresUrl: `/books/bulk/${requestId}/failures` });
   });
 });

@@ -25,8 +25,9 @@ export const MAX_FAILURES_IN_PDF = 500;
 export type Gathered = { ok: true; data: ReportData; failuresCsv: string | null; emailVerified: boolean } | { ok: false; reason: string };
 
 const csvField = (value: string | number | null) => {
-  // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
-  const text = value === null ? '' : String(value).replace(/^[=+\-@]/, "'$&");
+  // A leading = + - @ (or a tab or CR hiding one) would make a spreadsheet run the cell as a formula
+  // (OWASP CSV injection), as in the API's failures CSV.
+  const text = value === null ? '' : String(value).replace(/^[=+\-@\t\r]/, "'$&");
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
