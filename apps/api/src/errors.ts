@@ -13,6 +13,10 @@ export class AppError extends Error {
   }
 }
 
+/** A read of the bulk queue that Redis did not answer: a 503 the client may retry, never a 500. */
+export const queueUnreadable = (cause: unknown) =>
+  Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; try again shortly.'), { cause });
+
 export const notFound = (what: string) => new AppError(404, 'NOT_FOUND', `${what} not found`);
 export const unauthorized = (message = 'Authentication required') => new AppError(401, 'UNAUTHORIZED', message);
 export const validationError = (details: ErrorDetail[]) =>

@@ -43,8 +43,15 @@ describe('POST /books/bulk', () => {
     const view = await requestView(user, body.data.requestId);
     expect(view).toMatchObject({ stage: 'queued', submitted: 5, queued: 3, inserted: 0, failed: 2, attempts: 0 });
     expect(view.failedItems).toEqual([
-      { index: 3, title: 'No author', author: null, reason: 'author is required' },
-      { index: 4, title: 'Bad ISBN', author: 'A', reason: expect.stringMatching(/isbn is not a valid ISBN/) },
+      { index: 3, title: 'No author', author: null, reason: 'author is required', submitted: { title: 'No author' } },
+      {
+        index: 4,
+        title: 'Bad ISBN',
+        author: 'A',
+        reason: expect.stringMatching(/isbn is not a valid ISBN/),
+        // Echoed as submitted, for GET /books/bulk/{id}/failures.csv.
+        submitted: { title: 'Bad ISBN', author: 'A', isbn: '123' },
+      },
     ]);
     // Queued work carries no TTL: workers may be down for a week.
     expect(await stores.redis.ttl(stores.keys.bulkItems(user.id, body.data.requestId))).toBe(-1);

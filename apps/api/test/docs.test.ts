@@ -62,7 +62,11 @@ it('documents exactly the routes the API registered', async () => {
     'PUT /books/{id}',
     'DELETE /books/{id}',
     'POST /books/bulk',
+    'GET /books/bulk',
     'GET /books/bulk/{requestId}',
+    'DELETE /books/bulk/{requestId}',
+    'GET /books/bulk/{requestId}/failures',
+    'GET /books/bulk/{requestId}/failures.csv',
     'GET /books/queue',
     'GET /admin/stats',
     'GET /health',
@@ -73,6 +77,8 @@ it('documents exactly the routes the API registered', async () => {
   }
   expect(doc.paths['/books'].get.responses['200']).toBeDefined();
   expect(doc.paths['/books'].post.requestBody.content['application/json'].schema.required).toEqual(['title', 'author']);
+  expect(Object.keys(doc.paths['/books/bulk/{requestId}/failures.csv'].get.responses['200'].content)).toEqual(['text/csv']);
+  expect(doc.paths['/books/bulk'].get.parameters.find((p: { name: string }) => p.name === 'stage').schema.anyOf).toHaveLength(6);
   expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
 });
 

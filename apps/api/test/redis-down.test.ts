@@ -30,6 +30,17 @@ describe('Redis unreachable from the start', () => {
     expect(res.json()).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
     expect(res.headers['retry-after']).toBe('5');
     expect((await h.app.inject({ method: 'GET', url: '/books/queue', headers: user.auth })).statusCode).toBe(503);
+    const id = '0b8e7c52-5d0e-4c8a-9a55-3f1b2f1c9d10';
+    for (const [method, url] of [
+      ['GET', '/books/bulk'],
+      ['DELETE', `/books/bulk/${id}`],
+      ['GET', `/books/bulk/${id}/failures`],
+      ['GET', `/books/bulk/${id}/failures.csv`],
+    ] as const) {
+      const answer = await h.app.inject({ method, url, headers: user.auth });
+      expect(answer.statusCode, `${method} ${url}`).toBe(503);
+      expect(answer.json(), `${method} ${url}`).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
+    }
   });
 
   it('reports Redis down in /health (503) but stays ready to serve', async () => {

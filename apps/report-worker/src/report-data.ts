@@ -9,14 +9,17 @@ const Timestamp = Type.String({ format: 'date-time' });
 
 export const ReportRequestSchema = Type.Object({
   requestId: Type.String(),
-  /** 'failed': the import was given up (BULK_MAX_ATTEMPTS) before every book was tried. */
-  outcome: Type.Union([Type.Literal('processed'), Type.Literal('failed')]),
+  /**
+   * 'failed': the import was given up (BULK_MAX_ATTEMPTS) before every book was tried;
+   * 'cancelled': its owner cancelled it (DELETE /books/bulk/:id) and it stopped with what had gone in.
+   */
+  outcome: Type.Union([Type.Literal('processed'), Type.Literal('failed'), Type.Literal('cancelled')]),
   submitted: Count,
   /** For a failed import: what went in before it stopped. */
   inserted: Count,
   /** Books refused, each with its reason (failedItems). */
   failed: Count,
-  /** Books never tried because the import stopped: submitted - inserted - failed. */
+  /** Books never tried because the import stopped (failed or cancelled): submitted - inserted - failed. */
   notProcessed: Count,
   /** Why a failed import stopped, as the user may read it; null for a processed one. */
   failureReason: Nullable(Type.String()),
@@ -24,6 +27,8 @@ export const ReportRequestSchema = Type.Object({
   processingStartedAt: Nullable(Timestamp),
   processedAt: Nullable(Timestamp),
   failedAt: Nullable(Timestamp),
+  /** When a cancelled import stopped (absent or null for the others). */
+  cancelledAt: Type.Optional(Nullable(Timestamp)),
   /** Time spent inserting (processing start to processed). */
   durationMs: Nullable(Type.Number({ minimum: 0 })),
   /** The failed items listed in the PDF, ordered by index (all of them, up to a cap per report). */

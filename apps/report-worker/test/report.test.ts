@@ -252,7 +252,7 @@ describe('a very large import', () => {
   it('lists the first 500 failures in the PDF and every one, with its reason, in a CSV attachment', async () => {
     const user = await insertUser(h.stores.db);
     const bad = Array.from({ length: 520 }, (_, n) => ({
-      title: n === 0 ? '=HYPERLINK("x")' : `Bad, "quoted" ${n}`,
+      title: n === 0 ? '=HYPERLINK("x")' : n === 1 ? '\t=1+1' : `Bad, "quoted" ${n}`,
       author: 'A',
       isbn: 'nope',
     }));
@@ -265,6 +265,8 @@ describe('a very large import', () => {
     expect(lines[0]).toBe('request_id,index,title,author,reason');
     expect(lines).toHaveLength(521);
     expect(lines[1]).toContain(`,1,"'=HYPERLINK(""x"")",A,`);
+    // A tab may hide a formula from the eye, not from the spreadsheet (OWASP).
+    expect(lines[2]).toContain(`,2,'\t=1+1,A,`);
     expect(lines[520]).toContain(',520,"Bad, ""quoted"" 519",A,');
     const { text } = await pdfText(pdfOf(mail!));
     expect(text).toContain('Failed books (520)');

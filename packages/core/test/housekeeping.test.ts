@@ -75,7 +75,11 @@ describe('the failed-requests index', () => {
     const { requestId } = await submit(userId);
     const lease = await acquireLease(redis, keys.bulkLease(userId), 30_000);
     const failure = { attempt: 1, maxAttempts: 1, fatal: true, error: 'account gone', code: 'USER_GONE', now, nextAttemptAt: now };
-    expect(await scripts().bulk.recordFailure(userId, requestId, lease!.token, failure)).toEqual({ attempts: 1, failed: true });
+    expect(await scripts().bulk.recordFailure(userId, requestId, lease!.token, failure)).toEqual({
+      attempts: 1,
+      failed: true,
+      cancelled: false,
+    });
     const members = await redis.zrange(keys.bulkFailed(), 0, -1);
     expect(members).not.toContain(old);
     expect(members).toEqual(expect.arrayContaining([recent, requestMember(userId, requestId)]));

@@ -4,6 +4,7 @@
 // every key of the namespace after one application and after a second, identical one.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { cancelBulkRequest } from '../src/bulk/cancel.js';
 import { readBulkRequest } from '../src/bulk/records.js';
 import { createReportScripts, readReportStatus } from '../src/bulk/report-transitions.js';
 import { canMoveStage, NEXT_STAGES } from '../src/bulk/stage-machine.js';
@@ -166,8 +167,8 @@ describe('each transition applied twice has the effect of once', () => {
     const r = await queued();
     await bulk().markProcessing(r.userId, r.requestId, r.token, now);
     const { first, second } = await twice(() => bulk().recordFailure(r.userId, r.requestId, r.token, failure(5)));
-    expect(first).toEqual({ attempts: 5, failed: true });
-    expect(second).toEqual({ attempts: 5, failed: true });
+    expect(first).toEqual({ attempts: 5, failed: true, cancelled: false });
+    expect(second).toEqual({ attempts: 5, failed: true, cancelled: false });
     expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('failed');
     expect(await redis.hget(keys.bulkStatus(r.userId), 'requestIds')).toBe(r.requestId);
     expect(await redis.zscore(keys.bulkFailed(), `${r.userId}:${r.requestId}`)).not.toBeNull();
@@ -273,6 +274,102 @@ describe('each transition applied twice has the effect of once', () => {
     expect(await redis.exists(keys.bulkStatus(r.userId))).toBe(0);
     // It was announced when it failed, not again when its report went out.
     expect((await events(r.userId)).map((e) => e.type)).toEqual(['bulk_request.failed']);
+  });
+});
+
+describe('cancel, applied twice, has the effect of once', () => {
+  const cancel = (userId: string, requestId: string) => cancelBulkRequest(redis, keys, userId, requestId, { now, cacheTtlMs: 60_000 });
+
+  it('a queued request is cancelled at once: out of the queue and the pending index, its items dropped, owed its report, announced once', async () => {
+    const r = await queued(3);
+    const { first, second } = await twice(() => cancel(r.userId, r.requestId));
+    expect(first).toEqual({ outcome: 'cancelled' });
+    expect(second).toEqual({ outcome: 'cancelled' });
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({
+      stage: 'cancelled',
+      cancelledAt: now.toISOString(),
+      inserted: 0,
+    });
+    expect(await redis.exists(keys.bulkQueue(r.userId), keys.bulkItems(r.userId, r.requestId))).toBe(0);
+    expect(await redis.zscore(keys.bulkPending(), `${r.userId}:${r.requestId}`)).toBeNull();
+    expect(await redis.hgetall(keys.bulkStatus(r.userId))).toMatchObject({ requestIds: r.requestId, totalBooks: '4', successCount: '0' });
+    expect((await events(r.userId)).map((e) => [e.type, e.inserted])).toEqual([['bulk_request.cancelled', 0]]);
+    // A worker that read the queue before cannot start it any more.
+    expect(await bulk().markProcessing(r.userId, r.requestId, r.token, now)).toBe(false);
+  });
+
+  it('a processing request only gets the cancel noted; its next chunk says so, and finishing ends it cancelled with what went in', async () => {
+    const r = await queued(4);
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    await bulk().recordProgress(r.userId, r.requestId, r.token, { from: 0, to: 2, inserted: 2, failures: [] });
+    const { first } = await twice(() => cancel(r.userId, r.requestId));
+    expect(first).toEqual({ outcome: 'cancel_requested' });
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({
+      stage: 'processing',
+      cancelRequestedAt: now.toISOString(),
+    });
+    expect(await events(r.userId)).toEqual([]);
+    expect(await bulk().recordProgress(r.userId, r.requestId, r.token, { from: 2, to: 3, inserted: 1, failures: [] })).toBe(
+      'cancel_requested',
+    );
+    const ended = await twice(() => bulk().finalize(r.userId, r.requestId, r.token, now, 7));
+    expect(ended).toEqual({ first: 'cancelled', second: 'cancelled' });
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({
+      stage: 'cancelled',
+      inserted: 3,
+      processedAt: null,
+      cancelledAt: now.toISOString(),
+    });
+    expect(await redis.exists(keys.bulkItems(r.userId, r.requestId))).toBe(0);
+    expect(await redis.hget(keys.bulkStatus(r.userId), 'successCount')).toBe('3');
+    expect((await events(r.userId)).map((e) => [e.type, e.inserted])).toEqual([['bulk_request.cancelled', 3]]);
+    expect(await cancel(r.userId, r.requestId)).toEqual({ outcome: 'cancelled' });
+  });
+
+  it('an attempt that fails while a cancel is pending ends cancelled, not queued for a retry', async () => {
+    const r = await queued(3);
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    await bulk().recordProgress(r.userId, r.requestId, r.token, { from: 0, to: 1, inserted: 1, failures: [] });
+    await cancel(r.userId, r.requestId);
+    const { first, second } = await twice(() => bulk().recordFailure(r.userId, r.requestId, r.token, failure(1)));
+    expect(first).toEqual({ attempts: 1, failed: false, cancelled: true });
+    expect(second).toEqual({ attempts: 1, failed: false, cancelled: true });
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({
+      stage: 'cancelled',
+      inserted: 1,
+      nextAttemptAt: null,
+    });
+    expect(await redis.lrange(keys.bulkQueue(r.userId), 0, -1)).toEqual([]);
+    expect(await redis.zscore(keys.bulkFailed(), `${r.userId}:${r.requestId}`)).toBeNull();
+    expect((await events(r.userId)).map((e) => e.type)).toEqual(['bulk_request.cancelled']);
+  });
+
+  it('a request queued again after a failed attempt is cancelled with what went in; a finished one is refused', async () => {
+    const r = await queued(3);
+    await bulk().markProcessing(r.userId, r.requestId, r.token, now);
+    await bulk().recordProgress(r.userId, r.requestId, r.token, { from: 0, to: 1, inserted: 1, failures: [] });
+    await bulk().recordFailure(r.userId, r.requestId, r.token, failure(1));
+    await twice(() => cancel(r.userId, r.requestId));
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({
+      stage: 'cancelled',
+      inserted: 1,
+      nextAttemptAt: null,
+    });
+
+    const p = await processed();
+    expect(await cancel(p.userId, p.requestId)).toEqual({ outcome: 'finished', stage: 'processed_awaiting_report' });
+    expect(await cancel(randomUUID(), p.requestId)).toEqual({ outcome: 'not_found' });
+    expect(await cancel(p.userId, randomUUID())).toEqual({ outcome: 'not_found' });
+  });
+
+  it('a cancelled request that is reported stays cancelled, with the report noted', async () => {
+    const r = await queued(2);
+    await cancel(r.userId, r.requestId);
+    const lease = await acquireLease(redis, keys.reportLease(r.userId), 30_000);
+    await twice(() => report().complete(r.userId, lease!.token, { requestIds: [r.requestId], completedAt: now, messageId: '<c@test>' }));
+    expect(await readBulkRequest(redis, keys, r.userId, r.requestId)).toMatchObject({ stage: 'cancelled', reportMessageId: '<c@test>' });
+    expect(await redis.exists(keys.bulkStatus(r.userId))).toBe(0);
+    expect((await events(r.userId)).map((e) => e.type)).toEqual(['bulk_request.cancelled']);
   });
 });
 

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import Compile from 'typebox/compile';
+import { countUnrecordedChunk } from './count-unrecorded-chunk.js';
 import { insertChunk } from './insert-chunk.js';
 import { requestErrorVerdict } from './postgres-errors.js';
 
@@ -60,6 +61,8 @@ export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSig
     for (const requestId of requestIds) {
       if (signal.aborted) break;
       const record = await readBulkRequest(redis, keys, userId, requestId, log);
+      // Cancelled (DELETE /books/bulk/:id) after this pass read the queue: already out of it.
+      if (record?.stage === 'cancelled') continue;
       if (!record || (record.stage !== 'queued' && record.stage !== 'processing')) {
         log.error({ userId, requestId, stage: record?.stage }, 'queue entry without a pending record; leaving it for an operator');
         continue;
@@ -106,12 +109,16 @@ async function processRequest(
   let cursor = record.nextItem;
   let inserted = record.inserted;
   let failed = record.failed;
+  // DELETE /books/bulk/:id while processing: stop at the next chunk boundary (already, if a worker
+  // that died had been asked). finalize then ends it cancelled with what went in.
+  let cancelRequested = record.cancelRequestedAt !== null;
   try {
     if (!(await scripts.markProcessing(userId, requestId, token, deps.now()))) {
       log.warn({ userId, requestId }, 'request is already past processing; leaving it');
       return 'skipped';
     }
-    for (;;) {
+    if (cancelRequested) inserted += await countUnrecordedChunk(deps, record, token);
+    while (!cancelRequested) {
       if (signal.aborted) {
         log.info({ userId, requestId, nextItem: cursor }, 'shutting down: handing the rest of this request back to the queue');
         return 'stopped';
@@ -141,16 +148,26 @@ async function processRequest(
         const fresh = await readBulkRequest(redis, keys, userId, requestId, log);
         if (!fresh) throw new Error(`request ${requestId} disappeared while processing`);
         ({ nextItem: cursor, inserted, failed } = fresh);
+        cancelRequested = fresh.cancelRequestedAt !== null;
         continue;
       }
       cursor += raw.length;
       inserted += chunk.inserted;
       failed += failures.length;
+      cancelRequested = recorded === 'cancel_requested';
     }
     const durationMs = performance.now() - started;
-    if (!(await scripts.finalize(userId, requestId, token, deps.now(), durationMs))) {
+    const ended = await scripts.finalize(userId, requestId, token, deps.now(), durationMs);
+    if (!ended) {
       log.warn({ userId, requestId }, 'request was finished elsewhere meanwhile');
       return 'skipped';
+    }
+    if (ended === 'cancelled') {
+      log.info(
+        { userId, requestId, submitted: record.submitted, inserted, failed, nextItem: cursor },
+        'bulk request cancelled by its owner',
+      );
+      return { inserted, failed };
     }
     log.info(
       { userId, requestId, submitted: record.submitted, inserted, failed, durationMs: Math.round(durationMs) },
@@ -170,7 +187,8 @@ async function processRequest(
       now,
       nextAttemptAt: new Date(now.getTime() + retryDelayMs(record.attempts + 1, settings.retryBaseMs)),
     });
-    if (attempt.failed)
+    if (attempt.cancelled) log.warn({ err, userId, requestId }, 'bulk request attempt failed while a cancel was pending: cancelled');
+    else if (attempt.failed)
       log.error(
         { err, userId, requestId, attempts: attempt.attempts, code: verdict.code },
         verdict.fatal ? 'bulk request failed for good: retrying cannot help' : 'bulk request failed for good: attempts exhausted',

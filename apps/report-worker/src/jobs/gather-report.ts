@@ -1,5 +1,6 @@
 // Collects what one report shows: the user (Postgres) and each listed request with its failures
-// (Redis). A request that ended failed is reported too: what went in, what was never tried, and why.
+// (Redis). A request that ended failed is reported too: what went in, what was never tried, and why;
+// so is a cancelled one: what went in before it was cancelled.
 import { readBulkRequest, readFailedItems } from '@books/core/bulk';
 import { type Database, findUserById } from '@books/core/db';
 import type { RedisKeys } from '@books/core/redis';
@@ -24,8 +25,9 @@ export const MAX_FAILURES_IN_PDF = 500;
 export type Gathered = { ok: true; data: ReportData; failuresCsv: string | null; emailVerified: boolean } | { ok: false; reason: string };
 
 const csvField = (value: string | number | null) => {
-  // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
-  const text = value === null ? '' : String(value).replace(/^[=+\-@]/, "'$&");
+  // A leading = + - @ (or a tab or CR hiding one) would make a spreadsheet run the cell as a formula
+  // (OWASP CSV injection), as in the API's failures CSV.
+  const text = value === null ? '' : String(value).replace(/^[=+\-@\t\r]/, "'$&");
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
@@ -47,9 +49,10 @@ export async function gatherReport(
     const record = await readBulkRequest(redis, keys, userId, requestId);
     if (!record) continue;
     const stopped = record.stage === 'failed';
+    const cancelled = record.stage === 'cancelled';
     requests.push({
       requestId,
-      outcome: stopped ? 'failed' : 'processed',
+      outcome: stopped ? 'failed' : cancelled ? 'cancelled' : 'processed',
       submitted: record.submitted,
       inserted: record.inserted,
       failed: record.failed,
@@ -59,6 +62,7 @@ export async function gatherReport(
       processingStartedAt: record.processingStartedAt,
       processedAt: record.processedAt,
       failedAt: stopped ? record.failedAt : null,
+      cancelledAt: cancelled ? record.cancelledAt : null,
       durationMs: record.durationMs,
       failedItems: [],
       failedItemsOmitted: 0,

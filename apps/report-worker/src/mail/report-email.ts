@@ -12,21 +12,42 @@ export function failuresFileName(data: ReportData): string {
   return `failed-books-${data.generatedAt.slice(0, 10)}-${data.reportId.slice(0, 8)}.csv`;
 }
 
+const cancelledCount = (data: ReportData) => data.requests.filter((r) => r.outcome === 'cancelled').length;
+
 export function reportSubject(data: ReportData): string {
   const { submitted, inserted, failed, notProcessed, failedRequests } = data.totals;
   const count = data.requests.length;
+  const cancelled = cancelledCount(data);
+  if (count === 1 && cancelled === 1) {
+    return `Your book import was cancelled: ${inserted} of ${submitted} added before it was cancelled${failed ? `, ${failed} failed` : ''}`;
+  }
+  const ended = [failedRequests ? `${failedRequests} failed` : '', cancelled ? `${cancelled} cancelled` : ''].filter(Boolean).join(', ');
   const imports =
-    count === 1
-      ? `Your book import${failedRequests ? ' failed' : ''}`
-      : `Your ${count} book imports${failedRequests ? ` (${failedRequests} failed)` : ''}`;
+    count === 1 ? `Your book import${failedRequests ? ' failed' : ''}` : `Your ${count} book imports${ended ? ` (${ended})` : ''}`;
   return `${imports}: ${inserted} of ${submitted} added${failed ? `, ${failed} failed` : ''}${notProcessed ? `, ${notProcessed} not processed` : ''}`;
 }
 
 function intro(data: ReportData, stopped: number): string {
   const count = data.requests.length;
-  if (stopped === 0) return `Your ${count === 1 ? 'import has' : `${count} imports have`} been processed.`;
+  const cancelled = cancelledCount(data);
+  if (count === 1 && cancelled === 1) return 'Your import was cancelled, as you asked.';
+  const cancelledNote = cancelled ? ` ${cancelled === 1 ? 'One was' : `${cancelled} were`} cancelled, as you asked.` : '';
+  if (stopped === 0) return `Your ${count === 1 ? 'import has' : `${count} imports have`} been processed.${cancelledNote}`;
   if (count === 1) return 'Your import stopped before every book was tried.';
-  return `${stopped} of your ${count} imports stopped before every book was tried.`;
+  return `${stopped} of your ${count} imports stopped before every book was tried.${cancelledNote}`;
+}
+
+/** One sentence per cancelled import: what went in before it was cancelled. */
+function cancelledImports(data: ReportData): string[] {
+  const several = data.requests.length > 1;
+  return data.requests
+    .filter((r) => r.outcome === 'cancelled')
+    .map(
+      (r) =>
+        `${several ? `Import ${r.requestId}` : 'Your import'} was cancelled: ${r.inserted} of ${r.submitted} added before it was cancelled` +
+        `${r.failed ? `, ${r.failed} refused (listed below)` : ''}` +
+        `${r.notProcessed ? `; the other ${r.notProcessed} were not added` : ''}.`,
+    );
 }
 
 /** One sentence per import that stopped before the end: what went in, what did not, and why. */
@@ -55,6 +76,7 @@ export function reportHtml(data: ReportData): string {
   const failures = data.requests.flatMap((r) => r.failedItems).slice(0, 10);
   const more = data.totals.failed - failures.length;
   const stopped = stoppedImports(data);
+  const cancelled = cancelledImports(data);
   const failureRows = failures
     .map(
       (f) =>
@@ -73,6 +95,7 @@ export function reportHtml(data: ReportData): string {
 <p style="margin:0 0 16px;">Hello ${escapeHtml(data.user.username)},</p>
 <p style="margin:0 0 16px;">${intro(data, stopped.length)} The full report is attached as a PDF${failed ? ', and every book that was refused is listed in the attached CSV file' : ''}.</p>
 ${stopped.map((line) => `<p style="margin:0 0 16px;padding:12px;background:#fdecea;border-left:4px solid #c62828;border-radius:4px;">${escapeHtml(line)}</p>`).join('\n')}
+${cancelled.map((line) => `<p style="margin:0 0 16px;padding:12px;background:#f0f1f3;border-left:4px solid #555555;border-radius:4px;">${escapeHtml(line)}</p>`).join('\n')}
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="margin:0 0 16px;text-align:center;">
 <tr>
 <td style="padding:12px;background:#f6f8fa;border-radius:6px;"><div style="font-size:22px;font-weight:bold;">${submitted}</div><div style="font-size:12px;color:#666;">submitted</div></td>
@@ -92,7 +115,7 @@ ${
   failures.length
     ? `<p style="margin:16px 0 8px;font-weight:bold;">Books that were not added${more > 0 ? ` (first ${failures.length} of ${data.totals.failed})` : ''}</p>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="font-size:13px;border-collapse:collapse;">${failureRows}</table>`
-    : stopped.length
+    : stopped.length || cancelled.length
       ? ''
       : '<p style="margin:0;">Every book was added.</p>'
 }
@@ -109,6 +132,7 @@ export function reportText(data: ReportData): string {
     '',
     intro(data, stopped.length),
     ...stopped.flatMap((line) => ['', line]),
+    ...cancelledImports(data).flatMap((line) => ['', line]),
     '',
     `Submitted: ${submitted}`,
     `Added:     ${inserted}`,

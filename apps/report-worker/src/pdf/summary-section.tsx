@@ -130,11 +130,15 @@ export function SummarySection({ data }: { data: ReportData }) {
   const { submitted, inserted, failed, successRate } = data.totals;
   const share = (n: number) => (submitted > 0 ? formatPercent((n / submitted) * 100) : '—');
   const requestCount = data.requests.length;
+  const cancelled = data.requests.filter((r) => r.outcome === 'cancelled').length;
+  const ended = [data.totals.failedRequests ? `${data.totals.failedRequests} stopped` : '', cancelled ? `${cancelled} cancelled` : '']
+    .filter(Boolean)
+    .join(', ');
   const tiles: Tile[] = [
     {
       label: 'Books submitted',
       value: formatCount(submitted),
-      hint: `in ${requestCount} bulk ${requestCount === 1 ? 'request' : 'requests'}${data.totals.failedRequests ? ` (${data.totals.failedRequests} stopped)` : ''}`,
+      hint: `in ${requestCount} bulk ${requestCount === 1 ? 'request' : 'requests'}${ended ? ` (${ended})` : ''}`,
       color: colors.accent,
     },
     {

@@ -1,5 +1,5 @@
 // Processing timeline: one card per bulk request with its counts and queued → started → processed
-// (or → failed, with why it stopped and what was not processed).
+// (or → failed, with why it stopped and what was not processed; or → cancelled, with what went in).
 import { StyleSheet, Text, View } from '@react-pdf/renderer';
 import type { ReportData, ReportRequest } from '../report-data.js';
 import { printable } from './fonts.js';
@@ -38,6 +38,7 @@ const local = StyleSheet.create({
   durationLabel: { fontSize: 8.5, color: colors.muted, marginRight: 6 },
   durationValue: { fontSize: 8.5, fontWeight: 700 },
   failedBadge: { fontSize: 7.5, fontWeight: 700, color: colors.failed, marginTop: 1 },
+  cancelledBadge: { fontSize: 7.5, fontWeight: 700, color: colors.muted, marginTop: 1 },
   stopped: { marginTop: 8, padding: 7, borderLeftWidth: 3, borderLeftColor: colors.failed, backgroundColor: colors.failedSoft },
   stoppedTitle: { fontSize: 8.5, fontWeight: 700, color: colors.failed },
   stoppedText: { fontSize: 8.5, marginTop: 2 },
@@ -103,6 +104,7 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
     { label: 'Success', value: rate === null ? '—' : formatPercent(rate), color: colors.ink },
   ];
   const stopped = request.outcome === 'failed';
+  const cancelled = request.outcome === 'cancelled';
   const waited = elapsed(request.queuedAt, request.processingStartedAt);
   const steps: Step[] = [
     { label: 'Queued at', at: request.queuedAt, color: colors.faint, gap: waited === null ? '' : `waited ${formatDuration(waited)}` },
@@ -114,7 +116,9 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
     },
     stopped
       ? { label: 'Failed at', at: request.failedAt, color: colors.failed }
-      : { label: 'Processed at', at: request.processedAt, color: colors.inserted },
+      : cancelled
+        ? { label: 'Cancelled at', at: request.cancelledAt ?? null, color: colors.muted }
+        : { label: 'Processed at', at: request.processedAt, color: colors.inserted },
   ];
 
   return (
@@ -124,6 +128,11 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
           <Text style={local.requestTitle}>{of === 1 ? 'Bulk request' : `Request ${position} of ${of}`}</Text>
           <Text style={local.requestId}>{request.requestId}</Text>
           {stopped ? <Text style={local.failedBadge}>FAILED: stopped before every book was tried</Text> : null}
+          {cancelled ? (
+            <Text style={local.cancelledBadge}>
+              CANCELLED: {formatCount(request.inserted)} of {formatCount(request.submitted)} added before it was cancelled
+            </Text>
+          ) : null}
         </View>
         <View style={local.counts}>
           {counts.map((count) => (
@@ -137,7 +146,9 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
       <View style={local.cardBody}>
         <TimelineTrack steps={steps} timeZone={timeZone} zone={zone} />
         <View style={local.durationRow}>
-          <Text style={local.durationLabel}>{stopped ? 'Ran for, until it stopped' : 'Processing duration'}</Text>
+          <Text style={local.durationLabel}>
+            {stopped ? 'Ran for, until it stopped' : cancelled ? 'Ran for, until it was cancelled' : 'Processing duration'}
+          </Text>
           <Text style={local.durationValue}>
             {formatDuration(stopped ? elapsed(request.processingStartedAt, request.failedAt) : request.durationMs)}
           </Text>
@@ -158,7 +169,9 @@ function RequestCard({ request, position, of, timeZone, zone }: CardProps) {
 
 export function TimelineSection({ data }: { data: ReportData }) {
   const { requests, timeZone } = data;
-  const dates = requests.flatMap((r) => [r.queuedAt, r.processingStartedAt, r.processedAt]).filter((at): at is string => at !== null);
+  const dates = requests
+    .flatMap((r) => [r.queuedAt, r.processingStartedAt, r.processedAt, r.cancelledAt ?? null])
+    .filter((at): at is string => at !== null);
   // One caption names the zone, unless the dates straddle a daylight-saving change.
   const labels = new Set(dates.map((at) => zoneLabel(at, timeZone)));
   const [label] = labels;

@@ -1,4 +1,5 @@
 // A bulk request: submit, records read back, the stage machine and every transition of its stage.
+export * from './cancel.js';
 export * from './records.js';
 export * from './report-transitions.js';
 export * from './retry-delay.js';

@@ -3,7 +3,14 @@
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
 import type { RedisKeys } from '../redis/keys.js';
-import { type BulkRecordHash, BulkRecordHashSchema, type BulkRequest, type FailedItem, FailedItemSchema } from '../schemas/bulk.js';
+import {
+  type BulkRecordHash,
+  BulkRecordHashSchema,
+  type BulkRequest,
+  type BulkStage,
+  type FailedItem,
+  FailedItemSchema,
+} from '../schemas/bulk.js';
 
 /** The hash fields of `bulk_request:user:{id}:<requestId>`; every value is a string in Redis. */
 export type BulkRecordFields = BulkRecordHash;
@@ -52,6 +59,8 @@ export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest
     reportMessageId: opt(hash.reportMessageId),
     reportedAt: opt(hash.reportedAt),
     reportError: opt(hash.reportError),
+    cancelRequestedAt: opt(hash.cancelRequestedAt),
+    cancelledAt: opt(hash.cancelledAt),
     traceparent: opt(hash.traceparent),
   };
 }
@@ -87,6 +96,32 @@ export async function readBulkRequest(
  */
 export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: string, log?: RecordLogger): Promise<StoredBulkRequest[]> {
   const ids = await redis.zrevrange(keys.bulkHistory(userId), 0, -1);
+  return readRecords(redis, keys, userId, ids, log);
+}
+
+/**
+ * One page of a user's requests, newest first. Without a stage only the page's records are read
+ * (the history is a sorted set: ZCARD and ZREVRANGE); `total` then counts the ids in the history,
+ * which may still list a few whose record expired (skipped, see listBulkRequests). With a stage,
+ * every record on record is read and filtered.
+ */
+export async function listBulkRequestPage(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  page: { limit: number; offset: number; stage?: BulkStage | undefined },
+  log?: RecordLogger,
+): Promise<{ records: StoredBulkRequest[]; total: number }> {
+  if (page.stage !== undefined) {
+    const matching = (await listBulkRequests(redis, keys, userId, log)).filter((r) => r.stage === page.stage);
+    return { records: matching.slice(page.offset, page.offset + page.limit), total: matching.length };
+  }
+  const history = keys.bulkHistory(userId);
+  const [total, ids] = await Promise.all([redis.zcard(history), redis.zrevrange(history, page.offset, page.offset + page.limit - 1)]);
+  return { records: await readRecords(redis, keys, userId, ids, log), total };
+}
+
+async function readRecords(redis: Redis, keys: RedisKeys, userId: string, ids: string[], log?: RecordLogger): Promise<StoredBulkRequest[]> {
   if (ids.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const id of ids) pipeline.hgetall(keys.bulkRequest(userId, id));
@@ -102,18 +137,51 @@ export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: st
 
 const failedItemValidator = Compile(FailedItemSchema);
 
-export async function readFailedItems(redis: Redis, keys: RedisKeys, userId: string, requestId: string): Promise<FailedItem[]> {
-  const raw = await redis.lrange(keys.bulkFailures(userId, requestId), 0, -1);
+/** Parses stored failure entries; a corrupt one is skipped rather than hiding every other failure. */
+function parseFailedItems(raw: string[]): FailedItem[] {
   const items: FailedItem[] = [];
   for (const entry of raw) {
     try {
       const item: unknown = JSON.parse(entry);
       if (failedItemValidator.Check(item)) items.push(item);
     } catch {
-      // A corrupt entry is skipped rather than hiding every other failure from the user.
+      // skipped, see above
     }
   }
-  return items.sort((a, b) => a.index - b.index);
+  return items;
+}
+
+/** A request's failed items ordered by index: every one, or the first `limit` stored. */
+export async function readFailedItems(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  requestId: string,
+  limit?: number,
+): Promise<FailedItem[]> {
+  const raw = await redis.lrange(keys.bulkFailures(userId, requestId), 0, limit === undefined ? -1 : limit - 1);
+  return parseFailedItems(raw).sort((a, b) => a.index - b.index);
+}
+
+export async function countFailedItems(redis: Redis, keys: RedisKeys, userId: string, requestId: string): Promise<number> {
+  return redis.llen(keys.bulkFailures(userId, requestId));
+}
+
+/**
+ * One page of failed items in stored order (LRANGE): those refused on submit first, by index, then
+ * those the worker recorded, chunk by chunk. A page read while a worker adds to the list stays
+ * consistent: entries are only ever appended.
+ */
+export async function readFailedItemsPage(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  requestId: string,
+  page: { limit: number; offset: number },
+): Promise<{ items: FailedItem[]; total: number }> {
+  const key = keys.bulkFailures(userId, requestId);
+  const [total, raw] = await Promise.all([redis.llen(key), redis.lrange(key, page.offset, page.offset + page.limit - 1)]);
+  return { items: parseFailedItems(raw), total };
 }
 
 /** The trace contexts of the requests awaiting this user's report (for the report's span), oldest first. */

@@ -1,5 +1,5 @@
 // The Lua of every bulk request transition: submit, start, chunk progress, finish, attempt failed
-// (retry or give up), report sent, report completed, report failed. Each is one script, so an
+// (retry or give up), cancel, report sent, report completed, report failed. Each is one script, so an
 // observer never sees one half done, and each is idempotent: ioredis re-sends commands that were in
 // flight when a connection dropped, and a command timeout does not mean the script did not run, so
 // applying a transition twice must have the effect of applying it once. Every script that changes a
@@ -153,27 +153,78 @@ if #ARGV > 5 then
   redis.call('RPUSH', KEYS[3], unpack(ARGV, 6, #ARGV))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if redis.call('HEXISTS', KEYS[2], 'cancelRequestedAt') == 1 then return 2 end
 return 1`;
 
-// KEYS: lease, record, queue, items, status, books cache, pending (global), report pending (global)
+// A request whose cancel was asked for while it was processing: which stage it ends in. FINISH and
+// RECORD_ATTEMPT_FAILURE both honour it, so a request whose last chunk went in just after the
+// API's 202 still ends cancelled, as the 202 said it would.
+const CANCEL_PENDING_LUA = `
+local function cancel_pending(record)
+  return redis.call('HEXISTS', record, 'cancelRequestedAt') == 1
+end`;
+
+// KEYS: lease, record, queue, items, status, books cache, pending (global), report pending (global),
+//       webhook events (global)
 // ARGV: token, requestId, member, userId, processed ISO, processed ms, duration ms, cache ttl ms, lease ms
+// Answers 1 (processed), 2 (cancelled: a cancel was pending; the items left are dropped) or 0.
 const FINISH = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
 ${AWAIT_REPORT_LUA}
 ${INVALIDATE_BOOKS_CACHE_LUA}
-local moved = move_stage(KEYS[2], 'processed_awaiting_report')
+${ANNOUNCE_LUA}
+${CANCEL_PENDING_LUA}
+local cancelling = cancel_pending(KEYS[2])
+local moved = move_stage(KEYS[2], cancelling and 'cancelled' or 'processed_awaiting_report')
 if moved == 'refused' then return 0 end
 if moved == 'moved' then
-  redis.call('HSET', KEYS[2], 'processedAt', ARGV[5], 'durationMs', ARGV[7])
+  if cancelling then
+    redis.call('HSET', KEYS[2], 'cancelledAt', ARGV[5], 'durationMs', ARGV[7])
+  else
+    redis.call('HSET', KEYS[2], 'processedAt', ARGV[5], 'durationMs', ARGV[7])
+  end
   redis.call('HDEL', KEYS[2], 'nextAttemptAt')
   invalidate_books_cache(KEYS[6], ARGV[8])
+  if cancelling then announce(KEYS[9], KEYS[2], 'cancelled', ARGV[5]) end
 end
 redis.call('LREM', KEYS[3], 0, ARGV[2])
 redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[7], ARGV[3])
 await_report(KEYS[5], KEYS[8], KEYS[2], ARGV[2], ARGV[4], ARGV[5], ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[9])
-return 1`;
+return cancelling and 2 or 1`;
+
+// KEYS: record, queue, items, pending (global), status, report pending (global), books cache,
+//       webhook events (global)
+// ARGV: userId, requestId, member, now ISO, now ms, cache ttl ms
+// DELETE /books/bulk/:id. Answers {outcome, stage}: 'not_found' (unknown, or another user's),
+// 'cancelled' (now, or already: a replay answers the same), 'cancel_requested' (processing: the
+// worker stops at its next chunk boundary) or 'finished' (too late, with the stage). A queued request
+// is cancelled at once: a worker that read it before cannot start it any more (START refuses a
+// cancelled request), and a request queued again after a failed attempt keeps what went in.
+const CANCEL = `${STAGE_MACHINE_LUA}
+${AWAIT_REPORT_LUA}
+${INVALIDATE_BOOKS_CACHE_LUA}
+${ANNOUNCE_LUA}
+local owner = redis.call('HGET', KEYS[1], 'userId')
+if owner ~= ARGV[1] then return {'not_found', ''} end
+local stage = redis.call('HGET', KEYS[1], 'stage')
+if stage == 'cancelled' then return {'cancelled', stage} end
+if stage == 'processing' then
+  redis.call('HSETNX', KEYS[1], 'cancelRequestedAt', ARGV[4])
+  return {'cancel_requested', stage}
+end
+if stage ~= 'queued' or move_stage(KEYS[1], 'cancelled') ~= 'moved' then return {'finished', stage or ''} end
+redis.call('HSETNX', KEYS[1], 'cancelRequestedAt', ARGV[4])
+redis.call('HSET', KEYS[1], 'cancelledAt', ARGV[4])
+redis.call('HDEL', KEYS[1], 'nextAttemptAt')
+redis.call('LREM', KEYS[2], 0, ARGV[2])
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[3])
+if (tonumber(redis.call('HGET', KEYS[1], 'inserted')) or 0) > 0 then invalidate_books_cache(KEYS[7], ARGV[6]) end
+await_report(KEYS[5], KEYS[6], KEYS[1], ARGV[2], ARGV[1], ARGV[4], ARGV[5])
+announce(KEYS[8], KEYS[1], 'cancelled', ARGV[4])
+return {'cancelled', 'cancelled'}`;
 
 // KEYS: lease, record, queue, items, pending (global), failed (global), books cache, status, report pending (global),
 //       webhook events (global)
@@ -188,28 +239,33 @@ ${AWAIT_REPORT_LUA}
 ${ADD_FAILED_LUA}
 ${ANNOUNCE_LUA}
 ${INVALIDATE_BOOKS_CACHE_LUA}
+${CANCEL_PENDING_LUA}
+local ended = {failed = 1, cancelled = 2}
 local attempt = tonumber(ARGV[5])
 local attempts = tonumber(redis.call('HGET', KEYS[2], 'attempts') or '0')
 if attempts >= attempt then
-  return {attempts, redis.call('HGET', KEYS[2], 'stage') == 'failed' and 1 or 0}
+  return {attempts, ended[redis.call('HGET', KEYS[2], 'stage')] or 0}
 end
 redis.call('HSET', KEYS[2], 'attempts', attempt, 'lastError', ARGV[8], 'lastErrorCode', ARGV[9])
-if ARGV[7] ~= '1' and attempt < tonumber(ARGV[6]) then
+-- A cancel asked for during this attempt wins over a retry and over giving up: the user asked to stop.
+local cancelling = cancel_pending(KEYS[2])
+if not cancelling and ARGV[7] ~= '1' and attempt < tonumber(ARGV[6]) then
   move_stage(KEYS[2], 'queued')
   redis.call('HSET', KEYS[2], 'nextAttemptAt', ARGV[12])
   return {attempt, 0}
 end
-if move_stage(KEYS[2], 'failed') == 'refused' then return {attempt, 0} end
-redis.call('HSET', KEYS[2], 'failedAt', ARGV[10])
+local final = cancelling and 'cancelled' or 'failed'
+if move_stage(KEYS[2], final) == 'refused' then return {attempt, 0} end
+redis.call('HSET', KEYS[2], cancelling and 'cancelledAt' or 'failedAt', ARGV[10])
 redis.call('HDEL', KEYS[2], 'nextAttemptAt')
 redis.call('LREM', KEYS[3], 0, ARGV[2])
 redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[3])
-add_failed(KEYS[6], ARGV[3], ARGV[11], ARGV[14])
+if not cancelling then add_failed(KEYS[6], ARGV[3], ARGV[11], ARGV[14]) end
 invalidate_books_cache(KEYS[7], ARGV[13])
 await_report(KEYS[8], KEYS[9], KEYS[2], ARGV[2], ARGV[4], ARGV[10], ARGV[11])
-announce(KEYS[10], KEYS[2], 'failed', ARGV[10])
-return {attempt, 1}`;
+announce(KEYS[10], KEYS[2], final, ARGV[10])
+return {attempt, ended[final]}`;
 
 // KEYS: status. ARGV: reportId, messageId, requestIds (comma list), sent ISO.
 // No lease check: once the SMTP server has accepted a message, recording it matters more than who
@@ -298,6 +354,7 @@ declare module 'ioredis' {
     bulkStart(lease: string, record: string, token: string, nowIso: string, leaseMs: number): Result<number, Context>;
     bulkRecordProgress(...args: (string | number)[]): Result<number, Context>;
     bulkFinish(...args: (string | number)[]): Result<number, Context>;
+    bulkCancel(...args: (string | number)[]): Result<[string, string], Context>;
     bulkRecordAttemptFailure(...args: (string | number)[]): Result<[number, number] | number, Context>;
     reportMarkSent(status: string, reportId: string, messageId: string, ids: string, sentAt: string): Result<number, Context>;
     reportComplete(...args: (string | number)[]): Result<number, Context>;
@@ -311,7 +368,8 @@ export const requestTransitionScripts = [
   defineScript('bulkSettle', 2, SETTLE),
   defineScript('bulkStart', 2, START),
   defineScript('bulkRecordProgress', 3, RECORD_PROGRESS),
-  defineScript('bulkFinish', 8, FINISH),
+  defineScript('bulkFinish', 9, FINISH),
+  defineScript('bulkCancel', 8, CANCEL),
   defineScript('bulkRecordAttemptFailure', 10, RECORD_ATTEMPT_FAILURE),
   defineScript('reportMarkSent', 1, MARK_SENT),
   defineScript('reportComplete', undefined, COMPLETE),

@@ -1,4 +1,5 @@
-// The bulk worker's transitions of a request: start, chunk progress, finish, attempt failed.
+// The bulk worker's transitions of a request: start, chunk progress, finish (or stop, cancelled),
+// attempt failed.
 import type { Redis } from 'ioredis';
 import { type RedisKeys, requestMember } from '../redis/keys.js';
 import { LeaseLostError } from '../redis/lease.js';
@@ -20,16 +21,28 @@ export interface AttemptFailure {
 export interface BulkWorkerScripts {
   /** False when the request is past processing (finished by another worker): skip it. */
   markProcessing(userId: string, requestId: string, token: string, now: Date): Promise<boolean>;
-  /** Returns false if this chunk was already recorded (the cursor moved on). */
+  /**
+   * False if this chunk was already recorded (the cursor moved on); 'cancel_requested' when it was
+   * recorded and the owner asked to cancel meanwhile: stop here and call finalize, which cancels.
+   */
   recordProgress(
     userId: string,
     requestId: string,
     token: string,
     chunk: { from: number; to: number; inserted: number; failures: FailedItem[] },
-  ): Promise<boolean>;
-  /** False when the request had already moved past processing (finished or failed elsewhere). */
-  finalize(userId: string, requestId: string, token: string, processedAt: Date, durationMs: number): Promise<boolean>;
-  recordFailure(userId: string, requestId: string, token: string, failure: AttemptFailure): Promise<{ attempts: number; failed: boolean }>;
+  ): Promise<false | 'recorded' | 'cancel_requested'>;
+  /**
+   * 'processed', or 'cancelled' when a cancel was pending (what went in stays, the items left are
+   * dropped); false when the request had already moved past processing (finished elsewhere).
+   */
+  finalize(userId: string, requestId: string, token: string, at: Date, durationMs: number): Promise<false | 'processed' | 'cancelled'>;
+  /** `failed`: it failed for good; `cancelled`: a pending cancel ended it instead of a retry. */
+  recordFailure(
+    userId: string,
+    requestId: string,
+    token: string,
+    failure: AttemptFailure,
+  ): Promise<{ attempts: number; failed: boolean; cancelled: boolean }>;
 }
 
 export function createBulkWorkerScripts(
@@ -65,7 +78,7 @@ export function createBulkWorkerScripts(
         ...chunk.failures.map((item) => JSON.stringify(item)),
       );
       lost(result, userId);
-      return result === 1;
+      return result === 2 ? 'cancel_requested' : result === 1 ? 'recorded' : false;
     },
     async finalize(userId, requestId, token, processedAt, durationMs) {
       const result = await redis.bulkFinish(
@@ -77,6 +90,7 @@ export function createBulkWorkerScripts(
         keys.booksCache(userId),
         keys.bulkPending(),
         keys.reportPending(),
+        keys.webhookEvents(),
         token,
         requestId,
         requestMember(userId, requestId),
@@ -88,7 +102,7 @@ export function createBulkWorkerScripts(
         options.leaseMs,
       );
       lost(result, userId);
-      return result === 1;
+      return result === 2 ? 'cancelled' : result === 1 ? 'processed' : false;
     },
     async recordFailure(userId, requestId, token, failure) {
       const result = await redis.bulkRecordAttemptFailure(
@@ -118,8 +132,8 @@ export function createBulkWorkerScripts(
         options.recordTtlSeconds,
       );
       lost(result, userId);
-      const [attempts, failed] = result as [number, number];
-      return { attempts, failed: failed === 1 };
+      const [attempts, ended] = result as [number, number];
+      return { attempts, failed: ended === 1, cancelled: ended === 2 };
     },
   };
 }

@@ -89,12 +89,68 @@ export const BulkRequestSchema = Type.Object({
   reportMessageId: Nullable(Type.String()),
   reportedAt: Nullable(Timestamp),
   reportError: Nullable(Type.String({ description: 'a failed request whose report could not be delivered: why' })),
+  cancelRequestedAt: Nullable(
+    Type.String({
+      format: 'date-time',
+      description: 'when DELETE /books/bulk/{requestId} asked to cancel it (processing: it stops at the next chunk)',
+    }),
+  ),
+  cancelledAt: Nullable(Type.String({ format: 'date-time', description: 'when it became cancelled' })),
 });
 export type BulkRequest = Static<typeof BulkRequestSchema>;
 
 export const BulkRequestDetailSchema = Type.Object({
   success: Type.Literal(true),
-  data: Type.Intersect([BulkRequestSchema, Type.Object({ failedItems: Type.Array(FailedItemSchema) })]),
+  data: Type.Intersect([
+    BulkRequestSchema,
+    Type.Object({
+      failedItems: Type.Array(FailedItemSchema, {
+        description: 'the first failed items (up to BULK_MAX_BOOKS), by index; all of them are at failuresUrl',
+      }),
+      failedItemsTotal: Type.Integer({ description: 'how many items failed in all' }),
+      failuresUrl: Type.String({ description: 'every failed item, paged: GET /books/bulk/{requestId}/failures (or failures.csv)' }),
+    }),
+  ]),
+});
+
+/** GET /books/bulk: the caller's requests, newest first. */
+export const BulkListQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+  stage: Type.Optional(BulkStageSchema),
+});
+export type BulkListQuery = Static<typeof BulkListQuerySchema>;
+
+export const BulkListResponseSchema = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Array(BulkRequestSchema),
+  total: Type.Integer({ description: 'requests on record (with the stage asked for, if any)' }),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+
+/** GET /books/bulk/:id/failures: one page of the failed items, in stored order. */
+export const FailuresQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  offset: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 }),
+});
+export type FailuresQuery = Static<typeof FailuresQuerySchema>;
+
+export const FailuresPageSchema = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Array(FailedItemSchema, {
+    description: 'stored order: items refused on submit first (by index), then those the database refused, chunk by chunk',
+  }),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+
+/** DELETE /books/bulk/:id. */
+export const BulkCancelResponseSchema = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  data: BulkRequestSchema,
 });
 
 export const QueueViewSchema = Type.Object({

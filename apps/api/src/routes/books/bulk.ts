@@ -2,6 +2,7 @@
 // show how it is going. Nothing here touches the books table.
 import { randomUUID } from 'node:crypto';
 import {
+  countFailedItems,
   listBulkRequests,
   publicBulkRequest,
   readBulkRequest,
@@ -25,7 +26,7 @@ import {
 import { currentTraceparent } from '@books/core/telemetry';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { AppError, notFound } from '../../errors.js';
+import { AppError, notFound, queueUnreadable } from '../../errors.js';
 
 const security = [{ bearerAuth: [] }];
 const errors = {
@@ -40,10 +41,6 @@ const queueUnavailable = (cause: unknown) =>
   Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; nothing was queued. Try again shortly.'), {
     cause,
   });
-
-/** For reads: Redis did not answer. */
-const queueUnreadable = (cause: unknown) =>
-  Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; try again shortly.'), { cause });
 
 /** The 503 that cannot say whether the request was stored: it gives the id to look up instead. */
 const outcomeUnknown = (requestId: string) => ({
@@ -83,7 +80,16 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.body.books.forEach((item, index) => {
         const parsed = parseBookInput(item, now);
         if (parsed.ok) valid.push({ index, book: parsed.value });
-        else invalid.push({ index, title: textField(item, 'title'), author: textField(item, 'author'), reason: parsed.reason });
+        else {
+          const submitted = submittedText(item);
+          invalid.push({
+            index,
+            title: textField(item, 'title'),
+            author: textField(item, 'author'),
+            reason: parsed.reason,
+            ...(submitted ? { submitted } : {}),
+          });
+        }
       });
       const idempotencyKey = request.headers['idempotency-key'];
       // The id is chosen here, so that a submit whose answer is lost can still be settled.
@@ -147,7 +153,7 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['bulk'],
-        summary: 'One bulk request, with its failed items and their reasons',
+        summary: 'One bulk request, with its first failed items and their reasons (all of them: /failures)',
         security,
         params: Type.Object({ requestId: UuidSchema }),
         response: { 200: BulkRequestDetailSchema, ...errors },
@@ -169,8 +175,17 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         });
       if (!record && (await settled())) record = await read();
       if (!record) throw notFound('Bulk request');
-      const failedItems = await readFailedItems(app.redis, app.keys, userId, requestId);
-      return { success: true as const, data: { ...publicBulkRequest(record), failedItems } };
+      // Capped: a file import may fail a million rows; every one is at /failures (paged) and failures.csv.
+      const [failedItems, failedItemsTotal] = await Promise.all([
+        readFailedItems(app.redis, app.keys, userId, requestId, config.bulk.maxBooks),
+        countFailedItems(app.redis, app.keys, userId, requestId),
+      ]).catch((err) => {
+        throw queueUnreadable(err);
+      });
+      return {
+        success: true as const,
+        data: { ...publicBulkRequest(record), failedItems, failedItemsTotal, failuresUrl: `/books/bulk/${requestId}/failures` },
+      };
     },
   );
 
@@ -208,6 +223,21 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
+
+/**
+ * An invalid item's fields as text, for the failures CSV to echo (`submitted`): scalars as written,
+ * anything nested as JSON, each cut to 1,000 characters, at most 50 fields. Null if not an object.
+ */
+function submittedText(item: unknown): Record<string, string> | null {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return null;
+  const fields = Object.entries(item as Record<string, unknown>)
+    .slice(0, 50)
+    .map(([key, value]): [string, string] => {
+      const text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+      return [key.slice(0, 100), text.slice(0, 1000)];
+    });
+  return fields.length ? Object.fromEntries(fields) : null;
+}
 
 /** The title or author of an invalid item, if it had a usable one, for the report. */
 function textField(item: unknown, field: 'title' | 'author'): string | null {

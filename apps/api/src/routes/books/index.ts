@@ -15,6 +15,7 @@ import type { FastifyReply } from 'fastify';
 import { AppError, notFound, pgErrorCode, validationError } from '../../errors.js';
 import { deleteBook, getBook, insertBook, listBooks, updateBook } from '../../services/books-store.js';
 import bulkRoutes from './bulk.js';
+import bulkRequestRoutes from './bulk-requests.js';
 
 const BookEnvelope = SuccessEnvelope(BookSchema);
 const errors = { 400: ErrorResponseSchema, 401: ErrorResponseSchema, 404: ErrorResponseSchema, 429: ErrorResponseSchema };
@@ -46,6 +47,7 @@ const duplicateIsbn = () => new AppError(409, 'DUPLICATE_ISBN', 'You already hav
 const booksRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preParsing', app.authenticate);
   await app.register(bulkRoutes);
+  await app.register(bulkRequestRoutes);
 
   app.get(
     '',
