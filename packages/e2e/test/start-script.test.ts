@@ -189,7 +189,10 @@ it('a bulk worker killed under pnpm start is restarted after 1 s, then 2 s, the 
 
 it('SIGTERM stops pnpm start with code 0 within 20 s and leaves no service running', async () => {
   const services = childrenOf(start.pid!);
-  expect(services.map((p) => p.cmd).sort(), 'the three services').toEqual([
+  // Sorted by entry file: the node options in front of it (the tracing preload) differ per service.
+  const entryOf = (cmd: string) => cmd.split(' ').find((word) => word.endsWith('/main.js') || word.endsWith('/server.js')) ?? cmd;
+  const byEntry = (a: string, b: string) => entryOf(a).localeCompare(entryOf(b));
+  expect(services.map((p) => p.cmd).sort(byEntry), 'the three services').toEqual([
     expect.stringContaining('api/dist/server.js'),
     expect.stringContaining(BULK_ENTRY),
     expect.stringContaining('report-worker/dist/main.js'),
