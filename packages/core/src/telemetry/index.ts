@@ -1,7 +1,7 @@
 // Spans of our own work, and the trace context that carries one import's trace from the API's
 // request through the bulk worker's insert to the report worker's email (stored with the request
 // in Redis as a W3C `traceparent`). Only @opentelemetry/api here: without a started SDK (see
-// start.ts; tracing is off unless an OTLP endpoint is set) every call is a no-op costing nothing.
+// start.ts; tracing is off unless an OTLP endpoint is set) every call is a no-op of the API package.
 import { type Attributes, context, type Link, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 
 const tracer = () => trace.getTracer('books-service');
