@@ -25,7 +25,8 @@ export function freePort() {
  * before the file (flags of node itself).
  */
 export function startNode(file, env, args = [], { stdout = 2, nodeArgs = [] } = {}) {
-  const child = spawn(process.execPath, [...nodeArgs, file, ...args], { env, stdio: ['ignore', stdout, 2] });
+  // Several replicas of a process run side by side: each metrics listener takes a free port.
+  const child = spawn(process.execPath, [...nodeArgs, file, ...args], { env: { METRICS_PORT: '0', ...env }, stdio: ['ignore', stdout, 2] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;

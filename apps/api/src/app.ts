@@ -7,6 +7,7 @@ import authPlugin from './plugins/auth.js';
 import datastores from './plugins/datastores.js';
 import docs from './plugins/docs.js';
 import errorHandler, { answerClientError, answerFrameworkError } from './plugins/error-handler.js';
+import metrics from './plugins/metrics.js';
 import security from './plugins/security.js';
 import validation from './plugins/validation.js';
 import adminRoutes from './routes/admin/index.js';
@@ -63,6 +64,7 @@ export async function buildApp(config: ApiConfig, options: BuildOptions = {}) {
   await app.register(errorHandler);
   await app.register(validation);
   await app.register(datastores, { config });
+  await app.register(metrics);
   await app.register(security);
   await app.register(docs);
   await app.register(authPlugin);

@@ -1,13 +1,20 @@
 import { createBulkWorkerScripts } from '@books/core/bulk';
 import type { BulkWorkerConfig } from '@books/core/config';
 import { createDb, type DbHandle } from '@books/core/db';
+import { createMetricsRegistry } from '@books/core/metrics';
 import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { BulkDeps } from './jobs/drain-user.js';
+import { createBulkMetrics } from './metrics.js';
 
 /** Builds the worker's dependencies from config: what main.ts and the tests both use. */
-export function createBulkDeps(config: BulkWorkerConfig, log: Logger): BulkDeps & { db: DbHandle; close(): Promise<void> } {
+export function createBulkDeps(
+  config: BulkWorkerConfig,
+  log: Logger,
+  registry: Registry = createMetricsRegistry(),
+): BulkDeps & { db: DbHandle; registry: Registry; close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-bulk-worker' });
   const redis: Redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'bulk-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
@@ -33,6 +40,8 @@ export function createBulkDeps(config: BulkWorkerConfig, log: Logger): BulkDeps 
     log,
     now: () => new Date(),
     settings,
+    registry,
+    metrics: createBulkMetrics(registry, { redis, keys }),
     async close() {
       redis.disconnect();
       await db.close();

@@ -1,7 +1,8 @@
-// The report worker process: config, clients, the schedule, `--once`, shutdown. The work is in jobs/.
+// The report worker process: config, clients, the schedule, `--once`, shutdown, heartbeat and
+// metrics. The work is in jobs/.
 import { loadReportWorkerConfigOrExit } from '@books/core/config';
 import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
-import { runOnce, runScheduled } from '@books/core/worker';
+import { packageVersion, runOnce, runScheduled, startWorkerOps } from '@books/core/worker';
 import { runAccountMailPass } from './jobs/account-mail-pass.js';
 import { runReportPass } from './jobs/report-pass.js';
 import { createReportDeps } from './wiring.js';
@@ -30,4 +31,21 @@ log.info({ smtp: `${config.smtp.host}:${config.smtp.port}`, pdfOutputDir: config
 
 await exitIfServersTooOld({ databaseUrl: config.databaseUrl, redis: deps.redis }, log);
 if (process.argv.includes('--once')) process.exitCode = await runOnce(worker);
-else runScheduled(worker);
+else {
+  const ops = await startWorkerOps({
+    kind: 'report-worker',
+    version: packageVersion(new URL('../package.json', import.meta.url)),
+    redis: deps.redis,
+    keys: deps.keys,
+    pingPostgres: () => deps.sql`select 1`,
+    registry: deps.registry,
+    metrics: config.metrics,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    healthCheckTimeoutMs: config.healthCheckTimeoutMs,
+    log,
+  }).catch((err: unknown) => {
+    log.error({ err, port: config.metrics.port }, 'could not start the metrics listener (METRICS_PORT)');
+    process.exit(1);
+  });
+  runScheduled({ ...worker, ops });
+}

@@ -2,12 +2,16 @@ import { createAccountMailOutbox } from '@books/core/account-mail';
 import { createReportScripts } from '@books/core/bulk';
 import type { ReportWorkerConfig } from '@books/core/config';
 import { createDb } from '@books/core/db';
+import { createMetricsRegistry } from '@books/core/metrics';
 import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import { inSpan } from '@books/core/telemetry';
 import type { Logger } from 'pino';
+import type { Sql } from 'postgres';
+import type { Histogram, Registry } from 'prom-client';
 import type { ReportDeps } from './jobs/report-user.js';
 import type { AccountMailDeps } from './jobs/send-account-mail.js';
 import { createMailTransport } from './mail/transport.js';
+import { createReportMetrics } from './metrics.js';
 import { createPdfRenderer } from './pdf/render-pool.js';
 
 export const SYSTEM_NAME = 'Books Service';
@@ -17,7 +21,8 @@ export const SYSTEM_NAME = 'Books Service';
 export function createReportDeps(
   config: ReportWorkerConfig,
   log: Logger,
-): ReportDeps & { accountMail: AccountMailDeps; close(): Promise<void> } {
+  registry: Registry = createMetricsRegistry(),
+): ReportDeps & { accountMail: AccountMailDeps; sql: Sql; registry: Registry; close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-report-worker' });
   const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
@@ -26,14 +31,20 @@ export function createReportDeps(
   const renderer = createPdfRenderer({ concurrency: config.report.renderThreads, timeoutMs: config.report.renderTimeoutMs });
   const from = { name: config.mail.fromName, address: config.mail.fromEmail };
   const now = () => new Date();
+  const metrics = createReportMetrics(registry, { redis, keys, renderStats: () => renderer.stats() });
   return {
     db: db.db,
+    sql: db.sql,
     redis,
     keys,
     scripts: createReportScripts(redis, keys, { recordTtlSeconds: config.bulk.recordTtlSeconds }),
-    // The render and the SMTP send are spans of the import's trace (no-ops unless tracing is on).
-    renderer: { render: (data) => inSpan('report.render_pdf', {}, () => renderer.render(data)) },
-    mailer: { sendMail: (message) => inSpan('report.smtp_send', {}, () => mailer.sendMail(message)) },
+    // The render and the SMTP send are spans of the import's trace (no-ops unless tracing is on), and timed.
+    renderer: { render: (data) => inSpan('report.render_pdf', {}, () => timed(metrics.renderDuration, () => renderer.render(data))) },
+    mailer: {
+      sendMail: (message) => inSpan('report.smtp_send', {}, () => timed(metrics.smtpSendDuration, () => mailer.sendMail(message))),
+    },
+    metrics,
+    registry,
     log,
     now,
     settings: {
@@ -76,4 +87,14 @@ export function createReportDeps(
       await db.close();
     },
   };
+}
+
+/** Observes how long `work` took, whether it succeeded or not. */
+async function timed<T>(histogram: Histogram, work: () => Promise<T>): Promise<T> {
+  const end = histogram.startTimer();
+  try {
+    return await work();
+  } finally {
+    end();
+  }
 }

@@ -38,6 +38,8 @@ export async function createTestContext(label: string, overrides: Record<string,
     JWT_SECRET: TEST_JWT_SECRET,
     RATE_LIMIT_MAX: '100000',
     AUTH_RATE_LIMIT_MAX: '100000',
+    // Test files run side by side and start processes of their own: each metrics listener takes a free port.
+    METRICS_PORT: '0',
     ...overrides,
   };
   return {

@@ -48,10 +48,12 @@ export default fp(
       timeWindow: config.rateLimit.windowMs,
       store: coalescingRedisStore(app.redis, app.keys.rateLimitNamespace()),
       skipOnError: true,
+      // A route with a limit of its own (config.rateLimit) is one of the /auth/* ones.
+      onExceeded: (request) => app.metrics.rateLimited.inc({ limit: request.routeOptions.config.rateLimit ? 'auth' : 'global' }),
       allowList: (request) => request.url.startsWith('/health'),
       errorResponseBuilder: (_request, context) =>
         new AppError(429, 'RATE_LIMITED', `Too many requests: at most ${context.max} per window; retry in ${context.after}`),
     });
   },
-  { name: 'security', dependencies: ['datastores'] },
+  { name: 'security', dependencies: ['datastores', 'metrics'] },
 );

@@ -64,6 +64,7 @@ export async function runBulkPass(deps: BulkDeps, signal: AbortSignal = new Abor
     }
   }
   summary.durationMs = Math.round(performance.now() - started);
+  deps.metrics.passDuration.observe(summary.durationMs / 1000);
   deps.log.info(summary, 'bulk pass done');
   return summary;
 }

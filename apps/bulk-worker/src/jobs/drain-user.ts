@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import Compile from 'typebox/compile';
+import type { BulkMetrics } from '../metrics.js';
 import { countUnrecordedChunk } from './count-unrecorded-chunk.js';
 import { insertChunk } from './insert-chunk.js';
 import { requestErrorVerdict } from './postgres-errors.js';
@@ -30,6 +31,7 @@ export interface BulkDeps {
   log: Logger;
   now: () => Date;
   settings: BulkSettings;
+  metrics: BulkMetrics;
 }
 
 export interface UserOutcome {
@@ -89,6 +91,7 @@ export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSig
     }
   } catch (err) {
     if (!(err instanceof LeaseLostError)) throw err;
+    deps.metrics.leaseLosses.inc();
     log.warn({ userId }, err.message);
   } finally {
     await lease.release().catch((err) => log.warn({ err, userId }, 'could not release the lease; it expires by itself'));
@@ -151,6 +154,8 @@ async function processRequest(
         cancelRequested = fresh.cancelRequestedAt !== null;
         continue;
       }
+      deps.metrics.booksInserted.inc(chunk.inserted);
+      deps.metrics.booksFailed.inc(failures.length);
       cursor += raw.length;
       inserted += chunk.inserted;
       failed += failures.length;
@@ -162,6 +167,7 @@ async function processRequest(
       log.warn({ userId, requestId }, 'request was finished elsewhere meanwhile');
       return 'skipped';
     }
+    deps.metrics.requestsFinished.inc({ outcome: ended === 'cancelled' ? 'cancelled' : 'completed' });
     if (ended === 'cancelled') {
       log.info(
         { userId, requestId, submitted: record.submitted, inserted, failed, nextItem: cursor },
@@ -187,6 +193,8 @@ async function processRequest(
       now,
       nextAttemptAt: new Date(now.getTime() + retryDelayMs(record.attempts + 1, settings.retryBaseMs)),
     });
+    if (attempt.cancelled || attempt.failed) deps.metrics.requestsFinished.inc({ outcome: attempt.cancelled ? 'cancelled' : 'failed' });
+    else deps.metrics.retries.inc();
     if (attempt.cancelled) log.warn({ err, userId, requestId }, 'bulk request attempt failed while a cancel was pending: cancelled');
     else if (attempt.failed)
       log.error(

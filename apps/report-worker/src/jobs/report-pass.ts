@@ -34,6 +34,9 @@ export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new 
     durationMs: 0,
   };
   for (const outcome of outcomes) if (outcome) summary[outcome]++;
+  deps.metrics.reportsSent.inc(summary.sent);
+  deps.metrics.reportsRetried.inc(summary.retry_later);
+  deps.metrics.reportsFailed.inc(summary.failed);
   summary.durationMs = Math.round(performance.now() - started);
   deps.log.info(summary, 'report pass done');
   return summary;

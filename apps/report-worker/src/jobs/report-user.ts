@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { describeDeliveryError } from '../mail/delivery-error.js';
 import { failuresFileName, reportFileName, reportHtml, reportSubject, reportText } from '../mail/report-email.js';
 import { isPermanentSmtpFailure } from '../mail/transport.js';
+import type { ReportMetrics } from '../metrics.js';
 import type { ReportData } from '../report-data.js';
 import { gatherReport } from './gather-report.js';
 import { keepLease } from './lease-keeper.js';
@@ -58,6 +59,7 @@ export interface ReportDeps {
   log: Logger;
   now: () => Date;
   settings: ReportSettings;
+  metrics: ReportMetrics;
 }
 
 export type ReportOutcome = 'sent' | 'cleaned_up' | 'retry_later' | 'failed' | 'waiting' | 'skipped' | 'nothing';

@@ -78,6 +78,21 @@ export const readRedisTimeouts = (e: {
 export type RedisTimeouts = ReturnType<typeof readRedisTimeouts>['redisTimeouts'];
 
 /** The grace a process gets between a stop signal and a forced exit; its default differs per process. */
+// Each process has its own default port, so that the three can run on one host (pnpm start).
+export const metricsEnv = (defaultPort: number) => ({
+  METRICS_HOST: Str('0.0.0.0', 'the address the metrics listener binds'),
+  METRICS_PORT: Int(defaultPort, 0, 65535, 'a TCP port number (0: any free port, logged at start-up)'),
+  HEALTH_CHECK_TIMEOUT_SECONDS: Int(1, 1, 60, 'seconds a health check waits for Postgres or Redis to answer before calling it down'),
+});
+export const readMetrics = (e: { METRICS_HOST: string; METRICS_PORT: number; HEALTH_CHECK_TIMEOUT_SECONDS: number }) => ({
+  metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT },
+  healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_SECONDS * 1000,
+});
+
+export const HeartbeatEnv = {
+  HEARTBEAT_INTERVAL_SECONDS: Int(10, 1, 3600, "seconds between a worker's heartbeats in Redis (each one lives three times as long)"),
+};
+
 export const shutdownEnv = (defaultSeconds: number) => ({
   SHUTDOWN_GRACE_SECONDS: Int(defaultSeconds, 1, 3600, 'seconds a stopping process may take to finish its work before it exits anyway'),
 });
@@ -212,8 +227,8 @@ export const ApiEnv = {
   AUTH_RATE_LIMIT_MAX: Int(20, 1, 10_000_000, 'requests to /auth/* allowed per window and client IP'),
   CORS_ORIGINS: Str('', 'a comma-separated list of allowed origins, or * (empty: no cross-origin access)'),
   TRUST_PROXY: Str('', 'a comma-separated list of proxy addresses or CIDRs to trust (empty: none)'),
+  METRICS_ON_API_PORT: Bool(false, 'true or false (true: /metrics on the API port instead of METRICS_PORT)'),
   BODY_LIMIT: Int(1_048_576, 1024, 1_073_741_824, 'the largest request body in bytes'),
-  HEALTH_CHECK_TIMEOUT_SECONDS: Int(1, 1, 60, 'seconds /health waits for Postgres or Redis to answer before calling it down'),
   REDIS_START_WAIT_SECONDS: Int(2, 1, 300, 'seconds the API waits for Redis at start-up before starting without it'),
   CACHE_DEBT_POLL_SECONDS: Int(1, 1, 60, "seconds between an API replica's reads of the book-cache invalidations Redis missed"),
   CACHE_START_SYNC_SECONDS: Int(

@@ -11,7 +11,9 @@ import {
   CacheEnv,
   DatabasePoolEnv,
   DatastoresEnv,
+  HeartbeatEnv,
   LoggingEnv,
+  metricsEnv,
   RecordsEnv,
   ReportContentEnv,
   ReportScheduleEnv,
@@ -24,6 +26,7 @@ import {
   readDatastores,
   readJwt,
   readLogging,
+  readMetrics,
   readRecordTtlSeconds,
   readRedisTimeouts,
   readReportContent,
@@ -49,6 +52,11 @@ const WORKER_REDIS_TIMEOUTS = { connectMs: 5000, commandMs: 0 };
 // Postgres connections per process when DATABASE_POOL_MAX is 0 (the bulk worker's follows BULK_CONCURRENCY).
 const API_POOL_MAX = 10;
 const REPORT_POOL_MAX = 2;
+// Distinct, so that the three processes can run on one host; the API's is the OpenTelemetry
+// Prometheus exporter's conventional port.
+const API_METRICS_PORT = 9464;
+const BULK_METRICS_PORT = 9465;
+const REPORT_METRICS_PORT = 9466;
 
 const ApiVariables = {
   ...LoggingEnv,
@@ -61,6 +69,7 @@ const ApiVariables = {
   ...RecordsEnv,
   ...BulkScheduleEnv,
   ...ReportScheduleEnv,
+  ...metricsEnv(API_METRICS_PORT),
   ...shutdownEnv(API_SHUTDOWN_GRACE_SECONDS),
   ...redisTimeoutsEnv(API_REDIS_TIMEOUTS),
 };
@@ -73,6 +82,8 @@ export function loadApiConfig(source: Source) {
     ...readDatabasePool(e, API_POOL_MAX),
     ...readShutdown(e),
     ...readRedisTimeouts(e),
+    ...readMetrics(e),
+    metricsOnApiPort: e.METRICS_ON_API_PORT,
     host: e.HOST,
     port: e.PORT,
     jwt: readJwt(e),
@@ -90,7 +101,6 @@ export function loadApiConfig(source: Source) {
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: parseDuration(e.RATE_LIMIT_WINDOW), authMax: e.AUTH_RATE_LIMIT_MAX },
     bodyLimit: e.BODY_LIMIT,
-    healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_SECONDS * 1000,
     redisStartWaitMs: e.REDIS_START_WAIT_SECONDS * 1000,
     cacheDebtPollMs: e.CACHE_DEBT_POLL_SECONDS * 1000,
     cacheStartSyncMs: e.CACHE_START_SYNC_SECONDS * 1000,
@@ -107,6 +117,8 @@ const BulkWorkerVariables = {
   ...BulkWorkerEnv,
   ...RecordsEnv,
   ...CacheEnv,
+  ...metricsEnv(BULK_METRICS_PORT),
+  ...HeartbeatEnv,
   ...shutdownEnv(WORKER_SHUTDOWN_GRACE_SECONDS),
   ...redisTimeoutsEnv(WORKER_REDIS_TIMEOUTS),
 };
@@ -120,6 +132,8 @@ export function loadBulkWorkerConfig(source: Source) {
     ...readDatabasePool(e, e.BULK_CONCURRENCY + 1),
     ...readShutdown(e),
     ...readRedisTimeouts(e),
+    ...readMetrics(e),
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_SECONDS * 1000,
     bulk: { cron: readBulkCron(e), ...readBulkWorker(e), recordTtlSeconds: readRecordTtlSeconds(e) },
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
   };
@@ -136,6 +150,8 @@ const ReportWorkerVariables = {
   ...ReportContentEnv,
   ...SmtpEnv,
   ...RecordsEnv,
+  ...metricsEnv(REPORT_METRICS_PORT),
+  ...HeartbeatEnv,
   ...shutdownEnv(WORKER_SHUTDOWN_GRACE_SECONDS),
   ...redisTimeoutsEnv(WORKER_REDIS_TIMEOUTS),
 };
@@ -148,6 +164,8 @@ export function loadReportWorkerConfig(source: Source) {
     ...readDatabasePool(e, REPORT_POOL_MAX),
     ...readShutdown(e),
     ...readRedisTimeouts(e),
+    ...readMetrics(e),
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_SECONDS * 1000,
     report: { cron: readReportCron(e), ...readReportWorker(e) },
     bulk: { recordTtlSeconds: readRecordTtlSeconds(e) },
     smtp: readSmtp(e),

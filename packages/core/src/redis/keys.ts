@@ -45,6 +45,13 @@ export interface RedisKeys {
    * drains it into Postgres (webhook deliveries); events of users without a webhook are dropped there. */
   webhookEvents(): string;
 
+  /** Sorted set, global: `kind:id` of every worker replica that sent a heartbeat, scored by when
+   * that heartbeat expires (ms); writers trim the expired ones. */
+  workers(): string;
+  /** String: one worker replica's last heartbeat (JSON `WorkerHeartbeat`, schemas/admin.ts), with a TTL
+   * of three heartbeat intervals: a killed worker's disappears by itself. */
+  workerHeartbeat(kind: string, workerId: string): string;
+
   /** List, global: account emails (verification, password reset) queued by the API, as JSON, oldest first.
    * The report worker moves them into the three keys below as soon as it sees them. */
   accountMailQueue(): string;
@@ -82,6 +89,9 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     reportPending: () => `${prefix}report_pending`,
     bulkFailed: () => `${prefix}bulk_failed`,
     webhookEvents: () => `${prefix}webhook_events`,
+
+    workers: () => `${prefix}workers`,
+    workerHeartbeat: (kind, workerId) => `${prefix}worker:${kind}:${workerId}`,
 
     accountMailQueue: () => `${prefix}account_mail`,
     accountMailMessages: () => `${prefix}account_mail_messages`,

@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { ErrorDetailSchema, Nullable, Timestamp } from './common.js';
+import { WorkerKindStatusSchema } from './workers.js';
 
 /** The stages of a bulk request, listed here only; which may follow which is bulk/stage-machine.ts. */
 export const BulkStageSchema = Type.Union([
@@ -178,6 +179,10 @@ export const AdminStatsSchema = Type.Object({
     pendingReports: Type.Integer({ description: 'users with processed requests awaiting their report' }),
     failedRequests: Type.Integer({ description: 'requests that failed, still on record' }),
     oldestPendingAgeSeconds: Nullable(Type.Integer({ description: 'age of the oldest queued request' })),
+    workers: Type.Object(
+      { 'bulk-worker': WorkerKindStatusSchema, 'report-worker': WorkerKindStatusSchema },
+      { description: 'live worker replicas per kind, from their heartbeats in Redis' },
+    ),
   }),
 });
 

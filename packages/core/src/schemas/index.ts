@@ -8,3 +8,4 @@ export * from './books.js';
 export * from './bulk.js';
 export * from './common.js';
 export * from './isbn.js';
+export * from './workers.js';

@@ -4,6 +4,7 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { onShutdown } from '../runtime/shutdown.js';
 import { flushTracing } from '../telemetry/index.js';
+import type { WorkerOps } from './worker-ops.js';
 
 /** One pass on its own schedule. */
 export interface Schedule {
@@ -21,6 +22,8 @@ export interface ScheduledWorker extends Schedule {
   close(): Promise<void>;
   /** SHUTDOWN_GRACE_SECONDS: how long a stop may take before the process exits anyway. */
   shutdownGraceMs: number;
+  /** The heartbeat and probes (runScheduled only): told of the main schedule's passes. */
+  ops?: WorkerOps;
 }
 
 /** `--once`: one pass of each schedule, in turn, then close. Resolves to the process exit code. */
@@ -43,7 +46,7 @@ export async function runOnce(worker: ScheduledWorker): Promise<number> {
 
 /** Runs passes on the schedule until SIGTERM/SIGINT, then exits the process. */
 export function runScheduled(worker: ScheduledWorker): void {
-  const { log } = worker;
+  const { log, ops } = worker;
   const abort = new AbortController();
   const running = new Set<Promise<unknown>>();
 
@@ -63,10 +66,16 @@ export function runScheduled(worker: ScheduledWorker): void {
         catch: (err) => log.error({ err, schedule: schedule.name }, 'pass failed'),
       },
       async () => {
+        const main = schedule === worker;
+        if (main) ops?.passStarted();
         const current = schedule.pass(abort.signal);
         running.add(current);
         try {
           await current;
+          if (main) ops?.passEnded('ok');
+        } catch (err) {
+          if (main) ops?.passEnded('failed');
+          throw err;
         } finally {
           running.delete(current);
           warned = false;
@@ -76,6 +85,7 @@ export function runScheduled(worker: ScheduledWorker): void {
     log.info({ cron: schedule.cron, nextRun: job.nextRun()?.toISOString() }, `${schedule.name} scheduled`);
     return job;
   });
+  ops?.scheduleStarted();
 
   onShutdown({
     log,
@@ -83,10 +93,13 @@ export function runScheduled(worker: ScheduledWorker): void {
     stopping: 'no new passes; the current one hands back its work',
     ifTooLong: 'leases expire and another worker resumes',
     async close() {
+      ops?.stopping();
       for (const job of jobs) job.stop();
       abort.abort();
       // A failed pass was already logged by croner's `catch`; what matters now is that it ended.
       await Promise.allSettled(running);
+      // Before the clients close: the heartbeat is removed with them.
+      await ops?.close();
       await worker.close();
     },
   });

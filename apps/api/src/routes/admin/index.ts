@@ -1,7 +1,9 @@
 import { AdminStatsSchema, ErrorResponseSchema } from '@books/core/schemas';
+import { readLiveWorkers } from '@books/core/worker';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { countAllBooks } from '../../services/books-store.js';
 import { countUsers } from '../../services/users-store.js';
+import { workerKindStatus } from '../../services/worker-status.js';
 
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preParsing', app.requireAdmin);
@@ -22,13 +24,14 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Failed requests stay counted while their records do. Only counted: the scripts that add to
       // the index trim it (a read never writes).
       const failedSince = `(${now - config.bulk.recordTtlSeconds * 1000}`;
-      const [userCount, bookCount, pending, reports, failed, oldest] = await Promise.all([
+      const [userCount, bookCount, pending, reports, failed, oldest, workers] = await Promise.all([
         countUsers(app.db),
         countAllBooks(app.db),
         redis.zcard(keys.bulkPending()),
         redis.zcard(keys.reportPending()),
         redis.zcount(keys.bulkFailed(), failedSince, '+inf'),
         redis.zrange(keys.bulkPending(), 0, 0, 'WITHSCORES'),
+        readLiveWorkers(redis, keys, new Date(now)),
       ]);
       const oldestQueuedAt = oldest[1] === undefined ? null : Number(oldest[1]);
       return {
@@ -40,6 +43,10 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           pendingReports: reports,
           failedRequests: failed,
           oldestPendingAgeSeconds: oldestQueuedAt === null ? null : Math.max(0, Math.round((now - oldestQueuedAt) / 1000)),
+          workers: {
+            'bulk-worker': workerKindStatus(workers, 'bulk-worker', config.bulk.cron, new Date(now)),
+            'report-worker': workerKindStatus(workers, 'report-worker', config.report.cron, new Date(now)),
+          },
         },
       };
     },

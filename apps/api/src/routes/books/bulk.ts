@@ -121,6 +121,10 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.log.warn({ err, userId, requestId }, 'bulk submit answer was lost, but the request was stored');
         result = { requestId, created: true };
       }
+      if (result.created) {
+        app.metrics.bulkSubmissions.inc();
+        app.metrics.bulkQueuedBooks.inc(valid.length);
+      }
       const record = result.created ? null : await readBulkRequest(app.redis, app.keys, userId, result.requestId, request.log);
       const processingAt = nextRun(config.bulk.cron, now);
       const reportAt = nextRun(config.report.cron, processingAt);

@@ -66,7 +66,11 @@ const booksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const userId = request.identity!.id;
       const field = booksCacheField(request.query);
       const cached = await app.booksCache.read(userId, field);
-      if (cached.value !== null) return sendPage(reply, 'HIT', cached.value);
+      if (cached.value !== null) {
+        app.metrics.cacheRequests.inc({ result: 'hit' });
+        return sendPage(reply, 'HIT', cached.value);
+      }
+      app.metrics.cacheRequests.inc({ result: 'miss' });
       const page = JSON.stringify(await listBooks(app.db, userId, request.query));
       await app.booksCache.fill(userId, field, pageBody('cache', page), cached.gen);
       return sendPage(reply, 'MISS', pageBody('database', page));

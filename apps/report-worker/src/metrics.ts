@@ -1,0 +1,65 @@
+// The report worker's Prometheus metrics. Outcomes are counted by the pass, per user reported;
+// the render and the SMTP send are timed around the renderer and the mailer (wiring.ts).
+import { LATENCY_BUCKETS_SECONDS, WORK_BUCKETS_SECONDS } from '@books/core/metrics';
+import type { RedisKeys } from '@books/core/redis';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface ReportMetrics {
+  reportsSent: Counter;
+  reportsRetried: Counter;
+  reportsFailed: Counter;
+  renderDuration: Histogram;
+  smtpSendDuration: Histogram;
+}
+
+export function createReportMetrics(
+  registry: Registry,
+  source: { redis: Redis; keys: RedisKeys; renderStats(): { threadsStarted: number; threadsRunning: number } },
+): ReportMetrics {
+  const registers = [registry];
+  const { redis, keys } = source;
+  new Gauge({
+    name: 'books_reports_pending',
+    help: 'Users whose processed imports await a report, all users',
+    registers,
+    async collect() {
+      this.set(await redis.zcard(keys.reportPending()));
+    },
+  });
+  new Counter({
+    name: 'books_report_render_threads_recycled_total',
+    help: 'PDF render threads ended and replaced: recycled after their renders or heap limit, or after a crash or timeout',
+    registers,
+    collect() {
+      const { threadsStarted, threadsRunning } = source.renderStats();
+      this.reset();
+      this.inc(Math.max(0, threadsStarted - threadsRunning));
+    },
+  });
+  return {
+    reportsSent: new Counter({ name: 'books_reports_sent_total', help: 'Report emails the SMTP server accepted', registers }),
+    reportsRetried: new Counter({
+      name: 'books_reports_retried_total',
+      help: 'Report attempts that failed and stay pending for a retry with backoff',
+      registers,
+    }),
+    reportsFailed: new Counter({
+      name: 'books_reports_failed_total',
+      help: 'Reports given up (attempts exhausted or a permanent failure): their requests are marked failed',
+      registers,
+    }),
+    renderDuration: new Histogram({
+      name: 'books_report_render_duration_seconds',
+      help: 'Duration of PDF renders, failed ones included',
+      buckets: WORK_BUCKETS_SECONDS,
+      registers,
+    }),
+    smtpSendDuration: new Histogram({
+      name: 'books_report_smtp_send_duration_seconds',
+      help: 'Duration of report emails handed to the SMTP server, failed ones included',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    }),
+  };
+}
