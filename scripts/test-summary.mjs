@@ -13,8 +13,11 @@ for (const group of ['apps', 'packages']) {
     files++;
     passed += result.numPassedTests;
     failed += result.numFailedTests;
-    // A file that failed to load counts no test; count it as a failure so it cannot pass silently.
-    for (const suite of result.testResults ?? []) if (suite.status === 'failed' && suite.assertionResults?.length === 0) failed++;
+    // A file that failed to load, or whose beforeAll/afterAll failed, counts no failed test (its tests
+    // are skipped or passed): count the file as one failure so that it cannot pass silently.
+    for (const suite of result.testResults ?? []) {
+      if (suite.status === 'failed' && !(suite.assertionResults ?? []).some((test) => test.status === 'failed')) failed++;
+    }
   }
 }
 if (files === 0) console.log('no test reports found');

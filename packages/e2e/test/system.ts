@@ -102,7 +102,8 @@ export async function startSystem(label: string, env: Record<string, string> = {
             if (child.exitCode !== null) throw new Error(`api exited with ${child.exitCode} at start-up: ${output}`);
             return (await fetch(`${baseUrl}/health/ready`).catch(() => null))?.ok === true;
           },
-          20_000,
+          // Generous: on a loaded 2-core CI machine, loading the API and its tracing preload alone has taken over 20 s.
+          60_000,
           () => output,
         );
       return proc;
