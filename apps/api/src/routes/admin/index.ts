@@ -2,9 +2,11 @@ import { AdminStatsSchema, ErrorResponseSchema } from '@books/core/schemas';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { countAllBooks } from '../../services/books-store.js';
 import { countUsers } from '../../services/users-store.js';
+import adminBulkRoutes from './bulk.js';
 
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preParsing', app.requireAdmin);
+  await app.register(adminBulkRoutes);
 
   app.get(
     '/stats',
