@@ -69,6 +69,8 @@ it('documents exactly the routes the API registered', async () => {
     'GET /books/bulk/{requestId}/failures.csv',
     'GET /books/queue',
     'GET /admin/stats',
+    'GET /admin/bulk',
+    'POST /admin/bulk/{requestId}/retry',
     'GET /health',
     'GET /health/live',
     'GET /health/ready',
@@ -79,6 +81,9 @@ it('documents exactly the routes the API registered', async () => {
   expect(doc.paths['/books'].post.requestBody.content['application/json'].schema.required).toEqual(['title', 'author']);
   expect(Object.keys(doc.paths['/books/bulk/{requestId}/failures.csv'].get.responses['200'].content)).toEqual(['text/csv']);
   expect(doc.paths['/books/bulk'].get.parameters.find((p: { name: string }) => p.name === 'stage').schema.anyOf).toHaveLength(6);
+  expect(Object.keys(doc.paths['/admin/bulk/{requestId}/retry'].post.responses)).toEqual(
+    expect.arrayContaining(['202', '403', '404', '409']),
+  );
   expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
 });
 

@@ -1,11 +1,11 @@
-import { createPrivateRedis, freePort, type PrivateRedis } from '@books/testing';
+import { createPrivateRedis, freePort, type PrivateRedis, verifyEmail } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, addBook, signup, startApi } from './helpers.js';
 
 describe('Redis unreachable from the start', () => {
   let h: ApiHarness;
   beforeAll(async () => {
-    h = await startApi('redis-never', { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    h = await startApi('redis-never', { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, ADMIN_EMAILS: 'ops@example.com' });
   });
   afterAll(() => h?.close());
 
@@ -38,6 +38,19 @@ describe('Redis unreachable from the start', () => {
       ['GET', `/books/bulk/${id}/failures.csv`],
     ] as const) {
       const answer = await h.app.inject({ method, url, headers: user.auth });
+      expect(answer.statusCode, `${method} ${url}`).toBe(503);
+      expect(answer.json(), `${method} ${url}`).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
+    }
+  });
+
+  it('answers the admin bulk routes with 503 QUEUE_UNAVAILABLE', async () => {
+    const admin = await signup(h.app, { email: 'ops@example.com' });
+    await verifyEmail(h.ctx.database.url, admin.id);
+    for (const [method, url] of [
+      ['GET', '/admin/bulk?stage=failed'],
+      ['POST', '/admin/bulk/0b8e7c52-5d0e-4c8a-9a55-3f1b2f1c9d10/retry'],
+    ] as const) {
+      const answer = await h.app.inject({ method, url, headers: admin.auth });
       expect(answer.statusCode, `${method} ${url}`).toBe(503);
       expect(answer.json(), `${method} ${url}`).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
     }

@@ -122,7 +122,10 @@ describe('Postgres unreachable', () => {
       lastErrorCode: 'DATABASE_UNAVAILABLE',
       failedAt: expect.any(String),
     });
-    expect(await h.deps.redis.exists(h.deps.keys.bulkItems(user.id, requestId))).toBe(0);
+    // Its books are kept, as long as its record, for an administrator's re-drive (see redrive.test.ts).
+    expect(await h.deps.redis.llen(h.deps.keys.bulkItems(user.id, requestId))).toBe(4);
+    expect(await h.deps.redis.ttl(h.deps.keys.bulkItems(user.id, requestId))).toBeGreaterThan(0);
+    expect(await h.deps.redis.lrange(h.deps.keys.bulkQueue(user.id), 0, -1)).toEqual([]);
     // It waits for the report worker, like a processed request: the email tells the user.
     expect(await h.deps.redis.hget(h.deps.keys.bulkStatus(user.id), 'requestIds')).toBe(requestId);
     expect(await h.deps.redis.zscore(h.deps.keys.reportPending(), user.id)).not.toBeNull();

@@ -82,11 +82,11 @@ const failure = (attempt: number, maxAttempts = 5) => ({
 });
 
 describe('the stage machine', () => {
-  it('knows every stage, and lets nothing leave completed, failed or cancelled', () => {
+  it('knows every stage, lets nothing leave completed or cancelled, and failed only to queued (a re-drive)', () => {
     expect(Object.keys(NEXT_STAGES).sort()).toEqual([...BULK_STAGES].sort());
     for (const to of BULK_STAGES) {
       for (const final of ['completed', 'failed', 'cancelled'] as const) {
-        if (to !== final) expect(canMoveStage(final, to)).toBe(false);
+        if (to !== final) expect(canMoveStage(final, to)).toBe(final === 'failed' && to === 'queued');
       }
     }
     expect(canMoveStage('processed_awaiting_report', 'cancelled')).toBe(false);
@@ -172,6 +172,9 @@ describe('each transition applied twice has the effect of once', () => {
     expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('failed');
     expect(await redis.hget(keys.bulkStatus(r.userId), 'requestIds')).toBe(r.requestId);
     expect(await redis.zscore(keys.bulkFailed(), `${r.userId}:${r.requestId}`)).not.toBeNull();
+    // Its items are kept for a re-drive, for as long as a record stays (recordTtlSeconds: 3600).
+    expect(await redis.llen(keys.bulkItems(r.userId, r.requestId))).toBe(3);
+    expect(await redis.ttl(keys.bulkItems(r.userId, r.requestId))).toBeGreaterThan(3500);
     expect(await events(r.userId)).toEqual([
       {
         type: 'bulk_request.failed',

@@ -162,7 +162,7 @@ export async function failImport(
 /**
  * Fails a queued request as the bulk worker does: each attempt starts the request and records its
  * failure under the lease (the first after committing `inserted` books), the last one exhausting
- * the attempts, so the request ends `failed`, its queue entry and items gone, and the user waiting
+ * the attempts, so the request ends `failed`, out of the queue (its items kept for a re-drive), and the user waiting
  * for a report that tells them.
  */
 export async function failQueuedImport(

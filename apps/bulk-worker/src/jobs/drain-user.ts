@@ -73,7 +73,12 @@ export async function drainUser(deps: BulkDeps, userId: string, signal: AbortSig
       if (record.nextAttemptAt && Date.parse(record.nextAttemptAt) > deps.now().getTime()) break;
       // A span per request and turn, in the trace of the POST that queued it, after one for its wait in the queue.
       if (record.stage === 'queued' && record.attempts === 0)
-        recordWaitSpan('bulk.queue_wait', { parent: record.traceparent, start: new Date(record.queuedAt), end: deps.now() });
+        // A re-driven request (attempts reset to 0) waited since its re-drive, not since its submit.
+        recordWaitSpan('bulk.queue_wait', {
+          parent: record.traceparent,
+          start: new Date(record.retriedAt ?? record.queuedAt),
+          end: deps.now(),
+        });
       const result = await inSpan(
         'bulk.process_request',
         { parent: record.traceparent, attributes: { 'books.request_id': requestId, 'books.queued': record.queued } },

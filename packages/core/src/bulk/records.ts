@@ -1,6 +1,7 @@
 // Reading bulk request records back from Redis. Another process wrote them, so each is checked
 // and converted here, in one place, before anyone uses it.
 import type { Redis } from 'ioredis';
+import Type from 'typebox';
 import Compile from 'typebox/compile';
 import type { RedisKeys } from '../redis/keys.js';
 import {
@@ -10,6 +11,8 @@ import {
   type BulkStage,
   type FailedItem,
   FailedItemSchema,
+  type PreviousFailure,
+  PreviousFailureSchema,
 } from '../schemas/bulk.js';
 
 /** The hash fields of `bulk_request:user:{id}:<requestId>`; every value is a string in Redis. */
@@ -33,6 +36,18 @@ const int = (value: string | undefined) => {
 const opt = (value: string | undefined) => (value === undefined || value === '' ? null : value);
 
 const recordValidator = Compile(BulkRecordHashSchema);
+const previousFailuresValidator = Compile(Type.Array(PreviousFailureSchema));
+
+/** The re-drive history (JSON written by REDRIVE); a corrupt one reads as none rather than hiding the record. */
+function parsePreviousFailures(json: string | undefined): PreviousFailure[] {
+  if (!json) return [];
+  try {
+    const value: unknown = JSON.parse(json);
+    return previousFailuresValidator.Check(value) ? value : [];
+  } catch {
+    return [];
+  }
+}
 
 /** Converts a record hash; null when it is missing or not one of ours. */
 export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest | null {
@@ -61,6 +76,8 @@ export function parseBulkRecord(hash: Record<string, string>): StoredBulkRequest
     reportError: opt(hash.reportError),
     cancelRequestedAt: opt(hash.cancelRequestedAt),
     cancelledAt: opt(hash.cancelledAt),
+    retriedAt: opt(hash.retriedAt),
+    previousFailures: parsePreviousFailures(hash.previousFailures),
     traceparent: opt(hash.traceparent),
   };
 }
@@ -121,15 +138,31 @@ export async function listBulkRequestPage(
   return { records: await readRecords(redis, keys, userId, ids, log), total };
 }
 
-async function readRecords(redis: Redis, keys: RedisKeys, userId: string, ids: string[], log?: RecordLogger): Promise<StoredBulkRequest[]> {
-  if (ids.length === 0) return [];
+function readRecords(redis: Redis, keys: RedisKeys, userId: string, ids: string[], log?: RecordLogger): Promise<StoredBulkRequest[]> {
+  return readBulkRequestsOf(
+    redis,
+    keys,
+    ids.map((requestId) => ({ userId, requestId })),
+    log,
+  );
+}
+
+/** Records of any users' requests (one pipeline), in the order asked; those not on record, or not the user's, are skipped. */
+export async function readBulkRequestsOf(
+  redis: Redis,
+  keys: RedisKeys,
+  refs: { userId: string; requestId: string }[],
+  log?: RecordLogger,
+): Promise<StoredBulkRequest[]> {
+  if (refs.length === 0) return [];
   const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hgetall(keys.bulkRequest(userId, id));
+  for (const { userId, requestId } of refs) pipeline.hgetall(keys.bulkRequest(userId, requestId));
   const results = (await pipeline.exec()) ?? [];
   const records: StoredBulkRequest[] = [];
   results.forEach(([err, hash], i) => {
     if (err) throw err;
-    const record = checkedRecord(hash as Record<string, string>, keys.bulkRequest(userId, ids[i] as string), log);
+    const { userId, requestId } = refs[i] as { userId: string; requestId: string };
+    const record = checkedRecord(hash as Record<string, string>, keys.bulkRequest(userId, requestId), log);
     if (record && record.userId === userId) records.push(record);
   });
   return records;

@@ -30,6 +30,8 @@ export function createReportScripts(redis: Redis, keys: RedisKeys, options: { re
   const requestKeys = (userId: string, ids: string[]) => [
     ...ids.map((id) => keys.bulkRequest(userId, id)),
     ...ids.map((id) => keys.bulkFailures(userId, id)),
+    // A failed request's items, kept for a re-drive, expire with its record.
+    ...ids.map((id) => keys.bulkItems(userId, id)),
   ];
   const fixedKeys = (userId: string) => [
     keys.reportLease(userId),

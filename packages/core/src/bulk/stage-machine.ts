@@ -8,7 +8,11 @@ export const NEXT_STAGES: Readonly<Record<BulkStage, readonly BulkStage[]>> = {
   processing: ['queued', 'processed_awaiting_report', 'failed', 'cancelled'],
   processed_awaiting_report: ['completed', 'failed'],
   // A failed or cancelled request is still reported (its record then notes the report), but its stage stays.
-  failed: [],
+  // The one way out of failed is an administrator's re-drive (POST /admin/bulk/:id/retry, REDRIVE in
+  // redrive.ts): once the cause (say, Postgres down) is fixed, its remaining items are queued again.
+  // No worker script moves a request to queued from failed: START refuses a failed request, and a
+  // failed attempt is recorded only for a request its worker was processing.
+  failed: ['queued'],
   cancelled: [],
   completed: [],
 };

@@ -232,7 +232,7 @@ return {'cancelled', 'cancelled'}`;
 //       now ISO, now ms, next attempt ISO, cache ttl ms, record ttl s
 // The attempt number makes a replay count once. Books already inserted stay (they are committed);
 // a request that fails for good is reported like a processed one, and the cache is invalidated so
-// its books show.
+// its books show; its items not inserted stay (with the record's TTL) for a re-drive (redrive.ts).
 const RECORD_ATTEMPT_FAILURE = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
 ${AWAIT_REPORT_LUA}
@@ -259,7 +259,9 @@ if move_stage(KEYS[2], final) == 'refused' then return {attempt, 0} end
 redis.call('HSET', KEYS[2], cancelling and 'cancelledAt' or 'failedAt', ARGV[10])
 redis.call('HDEL', KEYS[2], 'nextAttemptAt')
 redis.call('LREM', KEYS[3], 0, ARGV[2])
-redis.call('DEL', KEYS[4])
+-- A failed request keeps the items it did not get to, for an administrator's re-drive, as long as
+-- its record stays (the report scripts renew both TTLs together); a cancelled one needs them no more.
+if cancelling then redis.call('DEL', KEYS[4]) else redis.call('EXPIRE', KEYS[4], ARGV[14]) end
 redis.call('ZREM', KEYS[5], ARGV[3])
 if not cancelling then add_failed(KEYS[6], ARGV[3], ARGV[11], ARGV[14]) end
 invalidate_books_cache(KEYS[7], ARGV[13])
@@ -284,8 +286,9 @@ end
 redis.call('HSET', KEYS[1], 'sentRequestIds', sent)
 return 1`;
 
-// KEYS: lease, status, report pending (global), bulk failed (global), webhook events (global), records…, failures…
+// KEYS: lease, status, report pending (global), bulk failed (global), webhook events (global), records…, failures…, items…
 // ARGV: token, userId, completed ISO, messageId, record ttl s, ids…
+// The items key exists only for a failed request (kept for a re-drive): it expires with its record.
 const COMPLETE = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
 ${RELEASE_REPORTED_LUA}
@@ -302,11 +305,12 @@ for i = 1, n do
     redis.call('HSET', record, 'reportMessageId', ARGV[4], 'reportedAt', ARGV[3])
     redis.call('EXPIRE', record, ARGV[5])
     redis.call('EXPIRE', KEYS[5 + n + i], ARGV[5])
+    redis.call('EXPIRE', KEYS[5 + 2 * n + i], ARGV[5])
   end
 end
 return 1`;
 
-// KEYS: as COMPLETE. ARGV: token, userId, now ISO, error, record ttl s, permanent (1/0),
+// KEYS: as COMPLETE (records…, failures…, items…). ARGV: token, userId, now ISO, error, record ttl s, permanent (1/0),
 // max attempts, next attempt ISO, now ms, attempt ('' = the next one), ids…
 const RECORD_REPORT_FAILURE = `${LEASE_CHECK}
 ${STAGE_MACHINE_LUA}
@@ -342,6 +346,7 @@ for i = 1, n do
     end
     redis.call('EXPIRE', record, ARGV[5])
     redis.call('EXPIRE', KEYS[5 + n + i], ARGV[5])
+    redis.call('EXPIRE', KEYS[5 + 2 * n + i], ARGV[5])
   end
 end
 return {attempt, 1}`;

@@ -13,7 +13,8 @@ export interface RedisKeys {
 
   /** List: the user's request ids waiting for the bulk worker, oldest first. No TTL. */
   bulkQueue(userId: string): string;
-  /** List: one request's valid books still to insert, as JSON `{ i, b }` (item index, book). No TTL. */
+  /** List: one request's valid books still to insert, as JSON `{ i, b }` (item index, book). No TTL while
+   * queued; a failed request's stay as long as its record, for an administrator's re-drive. */
   bulkItems(userId: string, requestId: string): string;
   /** Hash: one request's record (stage, counts, timestamps, attempts, last error). */
   bulkRequest(userId: string, requestId: string): string;

@@ -3,6 +3,7 @@
 // client would otherwise fail inside its pipeline callback (redis/ioredis#1931).
 import type { Redis } from 'ioredis';
 import { accountMailScripts } from '../account-mail/outbox.js';
+import { redriveScripts } from '../bulk/redrive.js';
 import { requestTransitionScripts } from '../bulk/transition-scripts.js';
 import { booksCacheScripts } from '../cache/books-cache.js';
 import { leaseScripts } from './lease.js';
@@ -13,6 +14,7 @@ export const ALL_SCRIPTS: readonly RedisScript[] = [
   ...leaseScripts,
   ...booksCacheScripts,
   ...requestTransitionScripts,
+  ...redriveScripts,
   ...rateLimitScripts,
   ...accountMailScripts,
 ];

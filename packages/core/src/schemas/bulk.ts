@@ -1,6 +1,5 @@
 import Type, { type Static } from 'typebox';
 import { ErrorDetailSchema, Nullable, Timestamp } from './common.js';
-import { WorkerKindStatusSchema } from './workers.js';
 
 /** The stages of a bulk request, listed here only; which may follow which is bulk/stage-machine.ts. */
 export const BulkStageSchema = Type.Union([
@@ -69,6 +68,20 @@ export const FailedItemSchema = Type.Object({
 });
 export type FailedItem = Static<typeof FailedItemSchema>;
 
+/**
+ * An earlier failure of a request that an administrator put back in the queue (POST
+ * /admin/bulk/:id/retry): what the record said when it was failed, kept on the record.
+ */
+export const PreviousFailureSchema = Type.Object({
+  failedAt: Nullable(Timestamp),
+  attempts: Type.Integer({ minimum: 0, description: 'attempts made before it failed' }),
+  lastError: Nullable(Type.String()),
+  lastErrorCode: Nullable(Type.String()),
+  reportedAt: Nullable(Type.String({ format: 'date-time', description: 'when its owner was emailed about the failure' })),
+  retriedAt: Timestamp,
+});
+export type PreviousFailure = Static<typeof PreviousFailureSchema>;
+
 /** A request as the API shows it. */
 export const BulkRequestSchema = Type.Object({
   requestId: Type.String({ format: 'uuid' }),
@@ -97,6 +110,12 @@ export const BulkRequestSchema = Type.Object({
     }),
   ),
   cancelledAt: Nullable(Type.String({ format: 'date-time', description: 'when it became cancelled' })),
+  retriedAt: Nullable(
+    Type.String({ format: 'date-time', description: 'when an administrator last put it back in the queue after it failed' }),
+  ),
+  previousFailures: Type.Array(PreviousFailureSchema, {
+    description: 'its failures before each re-drive, oldest first (attempts restart from 0 at each)',
+  }),
 });
 export type BulkRequest = Static<typeof BulkRequestSchema>;
 
@@ -170,22 +189,6 @@ export const QueueViewSchema = Type.Object({
   }),
 });
 
-export const AdminStatsSchema = Type.Object({
-  success: Type.Literal(true),
-  data: Type.Object({
-    totalUsers: Type.Integer(),
-    totalBooks: Type.Integer(),
-    pendingBulkJobs: Type.Integer({ description: 'requests queued or being processed' }),
-    pendingReports: Type.Integer({ description: 'users with processed requests awaiting their report' }),
-    failedRequests: Type.Integer({ description: 'requests that failed, still on record' }),
-    oldestPendingAgeSeconds: Nullable(Type.Integer({ description: 'age of the oldest queued request' })),
-    workers: Type.Object(
-      { 'bulk-worker': WorkerKindStatusSchema, 'report-worker': WorkerKindStatusSchema },
-      { description: 'live worker replicas per kind, from their heartbeats in Redis' },
-    ),
-  }),
-});
-
 /** `webhook_events`: a request reached a final stage. Written by the transition scripts (Lua), read by the report worker. */
 export const BulkRequestEventSchema = Type.Object({
   type: Type.Union([Type.Literal('bulk_request.completed'), Type.Literal('bulk_request.failed'), Type.Literal('bulk_request.cancelled')]),
@@ -247,6 +250,10 @@ export const BulkRecordHashSchema = Type.Object({
   cancelledAt: Type.Optional(Type.String()),
   /** The W3C traceparent of the submit, when it was traced: the workers' spans join its trace. */
   traceparent: Type.Optional(Type.String()),
+  /** POST /admin/bulk/:id/retry: when it was last put back in the queue (also makes a replay of it answer the same). */
+  retriedAt: Type.Optional(Type.String()),
+  /** JSON: an array of PreviousFailureSchema, one per re-drive, written by REDRIVE (Lua) and checked when read. */
+  previousFailures: Type.Optional(Type.String()),
 });
 export type BulkRecordHash = Static<typeof BulkRecordHashSchema>;
 

@@ -2,6 +2,7 @@
 
 export * from './account.js';
 export * from './account-mail.js';
+export * from './admin.js';
 export * from './auth.js';
 export * from './book-input.js';
 export * from './books.js';

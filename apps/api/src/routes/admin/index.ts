@@ -4,9 +4,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { countAllBooks } from '../../services/books-store.js';
 import { countUsers } from '../../services/users-store.js';
 import { workerKindStatus } from '../../services/worker-status.js';
+import adminBulkRoutes from './bulk.js';
 
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preParsing', app.requireAdmin);
+  await app.register(adminBulkRoutes);
 
   app.get(
     '/stats',
