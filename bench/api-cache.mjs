@@ -42,6 +42,13 @@ const API_LOG_LEVEL = 'info';
 const DB_NAME = 'books_bench';
 
 const bareServer = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
+// BENCH_BASELINE_DIR: another checkout, built (say a worktree of the previous main), whose API is
+// loaded in the same rounds as this one's: what a change costs, measured in one run on one machine.
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a script run by node, not a turbo task
+const BASELINE_DIR = process.env.BENCH_BASELINE_DIR || '';
+const baselineServer = BASELINE_DIR ? join(BASELINE_DIR, 'apps/api/dist/server.js') : null;
+// The most a change may cost the cache hit against the baseline (the issue's 5%).
+const BASELINE_MAX_LOSS = 0.05;
 const log = (message) => console.error(`api-cache: ${message}`);
 
 /** Signs up, adds the books, and leaves the list cached: returns the token and the cached body. */
@@ -123,13 +130,14 @@ const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1]
  * One pair: a warm-up run of each (discarded: JIT, connection set-up), then ROUNDS_PER_PAIR rounds of
  * each, the API's round followed at once by the bare route's.
  */
-async function loadPair(pair, api, bare, { apiRounds, bareRounds }) {
-  for (const target of [api, bare]) {
-    await runWrk(target.url, { durationS: WARMUP_S, connections: CONNECTIONS, headers: target.headers });
+async function loadPair(pair, api, bare, baseline, { apiRounds, bareRounds, baselineRounds }) {
+  for (const target of [api, bare, baseline]) {
+    if (target) await runWrk(target.url, { durationS: WARMUP_S, connections: CONNECTIONS, headers: target.headers });
   }
   for (let i = 0; i < ROUNDS_PER_PAIR; i++) {
     apiRounds.push({ pair, ...(await round(api)) });
     bareRounds.push({ pair, ...(await round(bare)) });
+    if (baseline) baselineRounds.push({ pair, ...(await round(baseline)) });
   }
 }
 
@@ -142,9 +150,12 @@ function side(rounds) {
   return { rps: mid.rps, p50Ms: mid.p50Ms, p99Ms: mid.p99Ms, cpuUsPerRequest: cpu, perPair };
 }
 
-function report({ apiRounds, bareRounds }, bodyBytes, identical, load1m, requestLines) {
+function report({ apiRounds, bareRounds, baselineRounds }, bodyBytes, identical, load1m, requestLines) {
   const api = side(apiRounds);
   const bare = side(bareRounds);
+  const baseline = baselineRounds.length ? side(baselineRounds) : null;
+  const vsBaseline = baseline ? api.rps / baseline.rps : null;
+  const cpuVsBaseline = baseline?.cpuUsPerRequest && api.cpuUsPerRequest ? baseline.cpuUsPerRequest / api.cpuUsPerRequest : null;
   const ratio = api.rps / bare.rps;
   const cpuRatio = api.cpuUsPerRequest && bare.cpuUsPerRequest ? bare.cpuUsPerRequest / api.cpuUsPerRequest : null;
   const pairRatios = apiRounds.map((r, i) => r.rps / bareRounds[i].rps).sort((a, b) => a - b);
@@ -167,6 +178,14 @@ function report({ apiRounds, bareRounds }, bodyBytes, identical, load1m, request
         (cpuRatio === null ? '' : `; by server CPU per request: ${percent(cpuRatio)}`),
       `ratio of each back-to-back pair of rounds: ${pairRatios.map(percent).join(', ')}`,
       `median req/s of each pair's processes: API ${api.perPair.map((v) => v.toFixed(0)).join(', ')}; bare ${bare.perPair.map((v) => v.toFixed(0)).join(', ')}`,
+      ...(baseline
+        ? [
+            row(`API at baseline (${BASELINE_DIR})`.slice(0, 31), baseline),
+            `this API / baseline: ${percent(vsBaseline)} of its req/s` +
+              (cpuVsBaseline === null ? '' : `, ${percent(cpuVsBaseline)} by server CPU per request`) +
+              ` (at most ${BASELINE_MAX_LOSS * 100}% loss: ${vsBaseline >= 1 - BASELINE_MAX_LOSS ? 'met' : 'NOT met'})`,
+          ]
+        : []),
     ].join('\n'),
   );
   const summary = (r) => ({
@@ -198,6 +217,14 @@ function report({ apiRounds, bareRounds }, bodyBytes, identical, load1m, request
       cpuRatio: round3(cpuRatio),
       target: TARGET_RATIO,
       met: ratio >= TARGET_RATIO,
+      ...(baseline
+        ? {
+            baseline: { dir: BASELINE_DIR, ...summary(baseline) },
+            vsBaseline: round3(vsBaseline),
+            cpuVsBaseline: round3(cpuVsBaseline),
+            baselineMet: vsBaseline >= 1 - BASELINE_MAX_LOSS,
+          }
+        : {}),
     }),
   );
 }
@@ -213,10 +240,10 @@ async function cleanUp(what, step) {
 }
 
 /** An API process writing its log to `logFile`. */
-async function startLoggedApi(databaseUrl, prefix, env, logFile) {
+async function startLoggedApi(databaseUrl, prefix, env, logFile, server) {
   const fd = openSync(logFile, 'w');
   try {
-    return { ...(await startApi(databaseUrl, prefix, env, { stdout: fd })), logFile };
+    return { ...(await startApi(databaseUrl, prefix, env, { stdout: fd, server })), logFile };
   } finally {
     closeSync(fd); // the API holds its own copy
   }
@@ -243,7 +270,7 @@ try {
   // serve them all.
   const apiEnv = { RATE_LIMIT_MAX: String(RATE_LIMIT_MAX), LOG_LEVEL: API_LOG_LEVEL, JWT_SECRET: randomBytes(32).toString('hex') };
   const bodyFile = join(tmp, 'body.json');
-  const results = { apiRounds: [], bareRounds: [] };
+  const results = { apiRounds: [], bareRounds: [], baselineRounds: [] };
   let seeded = null;
   let identical = true;
   let requestLines = 0;
@@ -260,13 +287,23 @@ try {
     await expectHit(api.base, token);
     const bare = await startBare(body, bodyFile);
     identical &&= bare.identical;
+    const old = baselineServer
+      ? await startLoggedApi(databaseUrl, prefix, apiEnv, join(tmp, `baseline-${pair}.log`), baselineServer)
+      : null;
+    if (old) await expectHit(old.base, token);
     const apiTarget = { url: `${api.base}/books`, pid: api.pid, headers: { Authorization: `Bearer ${token}` } };
     const bareTarget = { url: `${bare.base}/books`, pid: bare.pid, headers: {} };
-    await loadPair(pair, apiTarget, bareTarget, results);
+    const baselineTarget = old ? { url: `${old.base}/books`, pid: old.pid, headers: apiTarget.headers } : null;
+    await loadPair(pair, apiTarget, bareTarget, baselineTarget, results);
     await expectHit(api.base, token); // The whole run was served from the cache.
     await stop(bare.child);
     const measured = results.apiRounds.filter((r) => r.pair === pair).reduce((sum, r) => sum + r.requests, 0);
     requestLines += await stopAndCountLog(api, measured);
+    if (old)
+      await stopAndCountLog(
+        old,
+        results.baselineRounds.filter((r) => r.pair === pair).reduce((sum, r) => sum + r.requests, 0),
+      );
   }
   report(results, Buffer.byteLength(seeded.body), identical, load1m, requestLines);
 } catch (err) {

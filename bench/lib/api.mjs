@@ -8,13 +8,14 @@ const apiServer = fileURLToPath(new URL('../../apps/api/dist/server.js', import.
 
 /**
  * Starts the API on `databaseUrl` and Redis namespace `prefix`; `env` adds or overrides settings.
- * Its log (stdout) goes to our stderr unless `stdout` names another destination (a file descriptor).
+ * Its log (stdout) goes to our stderr unless `stdout` names another destination (a file descriptor);
+ * `server` runs another build's server.js (a baseline checkout) instead of this one's.
  */
-export async function startApi(databaseUrl, prefix, env = {}, { stdout } = {}) {
+export async function startApi(databaseUrl, prefix, env = {}, { stdout, server = apiServer } = {}) {
   const port = await freePort();
   // The node flags of apps/api's start script and Dockerfile.
   const child = startNode(
-    apiServer,
+    server,
     {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
