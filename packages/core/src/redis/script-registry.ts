@@ -3,6 +3,7 @@
 // client would otherwise fail inside its pipeline callback (redis/ioredis#1931).
 import type { Redis } from 'ioredis';
 import { accountMailScripts } from '../account-mail/outbox.js';
+import { submitScripts } from '../bulk/submit-scripts.js';
 import { requestTransitionScripts } from '../bulk/transition-scripts.js';
 import { booksCacheScripts } from '../cache/books-cache.js';
 import { leaseScripts } from './lease.js';
@@ -12,6 +13,7 @@ import { type RedisScript, registerScripts } from './scripts.js';
 export const ALL_SCRIPTS: readonly RedisScript[] = [
   ...leaseScripts,
   ...booksCacheScripts,
+  ...submitScripts,
   ...requestTransitionScripts,
   ...rateLimitScripts,
   ...accountMailScripts,
