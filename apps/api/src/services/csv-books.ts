@@ -42,8 +42,15 @@ interface Header {
  */
 export async function* csvRows(body: Readable, onHeader: (header: CsvHeader) => void): AsyncGenerator<FileRow> {
   let row = 0;
-  // Records csv-parse skipped, reported in order (on_skip runs synchronously, before the next record).
+  // Records csv-parse skipped, in row order. on_skip runs while a chunk is parsed, which may be well
+  // before the records parsed around it are read from the stream: each is handed on before the
+  // first record of a later row.
   const malformed: FileRow[] = [];
+  const malformedBefore = (row: number) => {
+    let n = 0;
+    while (n < malformed.length && (malformed[n] as FileRow).row < row) n++;
+    return malformed.splice(0, n);
+  };
   const parser = parse({
     bom: true,
     relax_column_count: true,
@@ -64,7 +71,9 @@ export async function* csvRows(body: Readable, onHeader: (header: CsvHeader) => 
   pipeline(body, parser, () => {});
   let header: Header | null = null;
   for await (const record of parser as AsyncIterable<ParsedRecord>) {
-    yield* malformed.splice(0);
+    const before = malformedBefore(record.row);
+    if (!header && before.length) throw badHeader(before[0] as FileRow);
+    yield* before;
     if (isEmpty(record.fields)) continue;
     if (!header) {
       header = readHeader(record.fields);
@@ -74,12 +83,14 @@ export async function* csvRows(body: Readable, onHeader: (header: CsvHeader) => 
     yield toRow(header, record.row, record.fields);
   }
   if (!header) {
-    if (malformed.length)
-      throw unreadableFile('CSV_BAD_HEADER', `The header row could not be read: ${(malformed[0] as { reason: string }).reason}`);
+    if (malformed.length) throw badHeader(malformed[0] as FileRow);
     throw unreadableFile('BULK_EMPTY', 'The file is empty: it needs a header row (title, author, …) and at least one row');
   }
   yield* malformed.splice(0);
 }
+
+const badHeader = (row: FileRow) =>
+  unreadableFile('CSV_BAD_HEADER', `The header row could not be read: it ${'reason' in row ? row.reason : 'is malformed'}`);
 
 const isEmpty = (fields: string[]) => fields.every((field) => field.trim() === '');
 

@@ -5,7 +5,7 @@ import type { StagedSubmission, ValidItem } from '@books/core/bulk';
 import type { FailedItem } from '@books/core/schemas';
 import { AppError } from '../errors.js';
 import { checkItem, failedItem } from './bulk-items.js';
-import type { FileRow } from './file-rows.js';
+import { type FileRow, unreadableFile } from './file-rows.js';
 
 /** Rows per staged batch: one Redis command each, a few hundred kilobytes at most. */
 export const STAGE_BATCH_ROWS = 1000;
@@ -42,6 +42,7 @@ export async function stageFileRows(
       invalid = [];
     }
   }
+  if (submitted === 0) throw unreadableFile('BULK_EMPTY', 'The file has no rows to import');
   await staged.stage(valid, invalid);
   return submitted;
 }

@@ -3,7 +3,7 @@
 // never held whole.
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { type FileRow, MAX_ROW_BYTES, unreadableFile } from './file-rows.js';
+import { type FileRow, MAX_ROW_BYTES } from './file-rows.js';
 
 const sameField = (field: string) => field;
 
@@ -13,17 +13,14 @@ export async function* ndjsonRows(body: Readable): AsyncGenerator<FileRow> {
   let pending = '';
   // The current line passed MAX_ROW_BYTES: the rest of it is skipped up to its newline.
   let overlong = false;
-  let rows = 0;
   const finish = (text: string): FileRow | null => {
     line++;
     if (overlong) {
       overlong = false;
-      rows++;
       return { kind: 'unreadable', row: line, reason: `is longer than ${MAX_ROW_BYTES} bytes` };
     }
     const trimmed = (line === 1 ? text.replace(/^\uFEFF/, '') : text).trim();
     if (trimmed === '') return null;
-    rows++;
     let item: unknown;
     try {
       item = JSON.parse(trimmed);
@@ -63,5 +60,4 @@ export async function* ndjsonRows(body: Readable): AsyncGenerator<FileRow> {
   pending += decoder.end();
   const last = overlong || pending.trim() !== '' ? finish(pending) : null;
   if (last) yield last;
-  if (rows === 0) throw unreadableFile('BULK_EMPTY', 'The file is empty: it needs at least one line with a book');
 }

@@ -36,6 +36,11 @@ export const BulkAcceptedSchema = Type.Object({
     estimatedReportTime: Type.String({ description: 'time until the report run after that' }),
     estimatedProcessingAt: Timestamp,
     estimatedReportAt: Timestamp,
+    ignoredColumns: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'CSV: the header columns that name no field of a book, as written; their cells were ignored',
+      }),
+    ),
   }),
 });
 
