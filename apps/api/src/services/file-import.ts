@@ -17,6 +17,21 @@ export const tooManyRows = (maxRows: number) =>
     `The file has more than ${maxRows} rows (BULK_MAX_ROWS); nothing was queued. Split it into smaller files.`,
   );
 
+/**
+ * Redis failed (or lost the staging) while rows were staged. Nothing is queued before the commit,
+ * so whatever the error, the upload certainly queued nothing.
+ */
+export class StagingFailedError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the rows of an upload could not be staged');
+  }
+}
+
+const stageOrFail = (staged: StagedSubmission, valid: ValidItem[], invalid: FailedItem[]) =>
+  staged.stage(valid, invalid).catch((err: unknown) => {
+    throw new StagingFailedError(err);
+  });
+
 /** Stages every row; answers how many were submitted. Throws (and stages no more) on the first row past maxRows. */
 export async function stageFileRows(
   rows: AsyncIterable<FileRow>,
@@ -37,12 +52,12 @@ export async function stageFileRows(
       else invalid.push(checked.failure);
     }
     if (valid.length + invalid.length >= STAGE_BATCH_ROWS) {
-      await staged.stage(valid, invalid);
+      await stageOrFail(staged, valid, invalid);
       valid = [];
       invalid = [];
     }
   }
   if (submitted === 0) throw unreadableFile('BULK_EMPTY', 'The file has no rows to import');
-  await staged.stage(valid, invalid);
+  await stageOrFail(staged, valid, invalid);
   return submitted;
 }

@@ -32,9 +32,9 @@ import Type from 'typebox';
 import { AppError, notFound, queueUnreadable } from '../../errors.js';
 import { checkItem } from '../../services/bulk-items.js';
 import { csvRows } from '../../services/csv-books.js';
-import { stageFileRows } from '../../services/file-import.js';
+import { StagingFailedError, stageFileRows } from '../../services/file-import.js';
 import { ndjsonRows } from '../../services/ndjson-books.js';
-import { neverSent, queueUnavailable, submitAndAnswer } from './bulk-accept.js';
+import { queueUnavailable, submitAndAnswer } from './bulk-accept.js';
 
 const security = [{ bearerAuth: [] }];
 const errors = {
@@ -72,8 +72,8 @@ function uploadFailure(err: unknown, aborted: boolean, reply: FastifyReply): unk
   reply.header('connection', 'close');
   if (aborted)
     return Object.assign(new AppError(400, 'UPLOAD_ABORTED', 'The upload broke off before its end; nothing was queued.'), { cause: err });
-  if (err instanceof AppError) return err;
-  if (neverSent(err) || err instanceof StagingExpiredError) return queueUnavailable(err);
+  if (err instanceof StagingFailedError)
+    return err.cause instanceof StagingExpiredError ? uploadExpired(err.cause) : queueUnavailable(err.cause);
   return err;
 }
 
