@@ -2,6 +2,7 @@
 // the user sees it, column, reason), the row limit, and that an upload cut short queues nothing.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { isbn13, signUp, type TestUser } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
@@ -182,6 +183,14 @@ describe('POST /books/bulk with text/csv', () => {
     expect(await stagingKeys(user)).toEqual([]);
   });
 
+  it('refuses a row longer than 64 KiB with a 413 and queues nothing (a book fits in a few kilobytes)', async () => {
+    const user = await signUp(h.app);
+    const res = await postCsv(user, `title,author\nFine,A\n${'x'.repeat(70_000)},B\nAlso fine,C\n`);
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ success: false, code: 'CSV_ROW_TOO_LARGE', error: expect.stringMatching(/^Row 3 /) });
+    await expectNothingQueued(user);
+  });
+
   it('answers 415 for a body that is neither JSON, CSV nor NDJSON', async () => {
     const user = await signUp(h.app);
     const res = await postFile(user, 'text/plain', 'title,author\nDune,Herbert\n');
@@ -248,6 +257,33 @@ describe('POST /books/bulk with application/x-ndjson', () => {
       [4, 7, null, 'must be an object with title and author'],
     ]);
     expect(view.failedItems[1].submitted).toEqual({ title: 'No author' });
+  });
+
+  it('fails a line longer than 64 KiB alone, without holding it, and reads the lines after it', async () => {
+    const user = await signUp(h.app);
+    const long = JSON.stringify({ title: 'x'.repeat(70_000), author: 'A' });
+    const res = await postFile(user, 'application/x-ndjson', `${long}\n{"title":"After","author":"B"}\n`);
+    expect(res.statusCode, res.body).toBe(202);
+    const { data } = res.json();
+    expect(data).toMatchObject({ queuedBooks: 1, invalidBooks: 1 });
+    expect((await detail(user, data.requestId)).failedItems).toEqual([
+      { index: 0, row: 1, title: null, author: null, reason: 'is longer than 65536 bytes' },
+    ]);
+    expect((await queuedItems(user, data.requestId))[0]).toMatchObject({ i: 1, r: 2, b: { title: 'After' } });
+
+    // The same line arriving in small pieces is dropped as it streams.
+    const body = Buffer.from(`${long}\n{"title":"After","author":"B"}\n`);
+    const pieces = Array.from({ length: Math.ceil(body.length / 1024) }, (_, i) => body.subarray(i * 1024, (i + 1) * 1024));
+    const streamed = await h.app.inject({
+      method: 'POST',
+      url: '/books/bulk',
+      headers: { ...user.auth, 'content-type': 'application/x-ndjson' },
+      payload: Readable.from(pieces),
+    });
+    expect(streamed.json().data).toMatchObject({ queuedBooks: 1, invalidBooks: 1 });
+    expect((await detail(user, streamed.json().data.requestId)).failedItems).toEqual([
+      { index: 0, row: 1, title: null, author: null, reason: 'is longer than 65536 bytes' },
+    ]);
   });
 });
 

@@ -15,7 +15,8 @@ export async function* ndjsonRows(body: Readable): AsyncGenerator<FileRow> {
   let overlong = false;
   const finish = (text: string): FileRow | null => {
     line++;
-    if (overlong) {
+    // A line that arrived whole in one chunk is measured here; one spread over chunks, as it streams.
+    if (overlong || Buffer.byteLength(text) > MAX_ROW_BYTES) {
       overlong = false;
       return { kind: 'unreadable', row: line, reason: `is longer than ${MAX_ROW_BYTES} bytes` };
     }
