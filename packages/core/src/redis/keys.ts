@@ -34,6 +34,14 @@ export interface RedisKeys {
   /** String: the report worker's lease on this user's report (a random token, PX expiry). */
   reportLease(userId: string): string;
 
+  /** Hash: a file upload being staged (POST /books/bulk with CSV or NDJSON): `batches` appended so far.
+   * The three staging keys share the upload's TTL, renewed by each batch, so an abandoned upload disappears. */
+  bulkStaging(userId: string, requestId: string): string;
+  /** List: the staged upload's valid books, as bulkItems will hold them once committed. TTL: see bulkStaging. */
+  bulkStagedItems(userId: string, requestId: string): string;
+  /** List: the staged upload's failed rows, as bulkFailures will hold them once committed. TTL: see bulkStaging. */
+  bulkStagedFailures(userId: string, requestId: string): string;
+
   /** Sorted set, global: `userId:requestId` of every queued or processing request, scored by queued time. */
   bulkPending(): string;
   /** Sorted set, global: users whose bulk_status awaits a report, scored by first processed time. */
@@ -85,6 +93,10 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkIdempotency: (userId, keyHash) => `${user('bulk_idempotency', userId)}:${keyHash}`,
     bulkVoid: (userId, requestId) => `${user('bulk_void', userId)}:${requestId}`,
     reportLease: (userId) => user('report_lease', userId),
+
+    bulkStaging: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}`,
+    bulkStagedItems: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}:items`,
+    bulkStagedFailures: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}:failures`,
 
     bulkPending: () => `${prefix}bulk_pending`,
     reportPending: () => `${prefix}report_pending`,

@@ -36,6 +36,11 @@ export const BulkAcceptedSchema = Type.Object({
     estimatedReportTime: Type.String({ description: 'time until the report run after that' }),
     estimatedProcessingAt: Timestamp,
     estimatedReportAt: Timestamp,
+    ignoredColumns: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'CSV: the header columns that name no field of a book, as written; their cells were ignored',
+      }),
+    ),
   }),
 });
 
@@ -202,9 +207,10 @@ export const BulkRequestEventSchema = Type.Object({
 });
 export type BulkRequestEvent = Static<typeof BulkRequestEventSchema>;
 
-/** A queued item as stored in Redis: `{ i: index, b: book }`. Re-validated when the worker reads it. */
+/** A queued item as stored in Redis: `{ i: index, b: book, r?: row in the file }`. Re-validated when the worker reads it. */
 export const QueuedItemSchema = Type.Object({
   i: Type.Integer({ minimum: 0 }),
+  r: Type.Optional(Type.Integer({ minimum: 1 })),
   b: Type.Object({
     title: Type.String({ minLength: 1 }),
     author: Type.String({ minLength: 1 }),

@@ -1,154 +1,182 @@
-// POST /books/bulk queues work for the bulk worker; GET /books/bulk/:requestId and GET /books/queue
+// POST /books/bulk queues work for the bulk worker (a JSON array, or a CSV or NDJSON file streamed in); GET /books/bulk/:requestId and GET /books/queue
 // show how it is going. Nothing here touches the books table.
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import {
   countFailedItems,
   listBulkRequests,
   publicBulkRequest,
   readBulkRequest,
   readFailedItems,
+  StagingExpiredError,
   settleBulkSubmission,
+  startStagedSubmission,
   submitBulkRequest,
+  type ValidItem,
 } from '@books/core/bulk';
-import { describeWait, nextRun } from '@books/core/schedule';
 import {
-  type BookInput,
   BulkAcceptedSchema,
   BulkRequestDetailSchema,
+  type BulkSubmitBody,
   BulkUnavailableSchema,
   bulkSubmitBodySchema,
   ErrorResponseSchema,
   type FailedItem,
-  parseBookInput,
   QueueViewSchema,
   UuidSchema,
 } from '@books/core/schemas';
 import { currentTraceparent } from '@books/core/telemetry';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import { AppError, notFound, queueUnreadable } from '../../errors.js';
+import { checkItem } from '../../services/bulk-items.js';
+import { csvRows } from '../../services/csv-books.js';
+import { StagingFailedError, stageFileRows } from '../../services/file-import.js';
+import { ndjsonRows } from '../../services/ndjson-books.js';
+import { queueUnavailable, submitAndAnswer } from './bulk-accept.js';
 
 const security = [{ bearerAuth: [] }];
 const errors = {
   400: ErrorResponseSchema,
   401: ErrorResponseSchema,
   404: ErrorResponseSchema,
+  408: ErrorResponseSchema,
   413: ErrorResponseSchema,
+  415: ErrorResponseSchema,
   429: ErrorResponseSchema,
   503: ErrorResponseSchema,
 };
-const queueUnavailable = (cause: unknown) =>
-  Object.assign(new AppError(503, 'QUEUE_UNAVAILABLE', 'The bulk queue is unavailable right now; nothing was queued. Try again shortly.'), {
-    cause,
-  });
+// A file body reaches the handler as the request stream, unread: it is parsed as it arrives.
+const FILE_TYPES = { 'text/csv': 'csv', 'application/x-ndjson': 'ndjson' } as const;
+type FileType = (typeof FILE_TYPES)[keyof typeof FILE_TYPES];
+const fileTypeOf = (mediaType: string): FileType | undefined => FILE_TYPES[mediaType as keyof typeof FILE_TYPES];
 
-/** The 503 that cannot say whether the request was stored: it gives the id to look up instead. */
-const outcomeUnknown = (requestId: string) => ({
-  success: false as const,
-  error: `The bulk queue did not answer in time, so this request may or may not have been queued. Do not resend it blindly: GET /books/bulk/${requestId} tells (404 means it was not queued and never will be), or resend with the same Idempotency-Key.`,
-  code: 'QUEUE_OUTCOME_UNKNOWN',
-  requestId,
-});
+const CSV_DESCRIPTION =
+  'A header row naming the columns, in any order and case: title and author (required), isbn, publishedYear, genre, or publication_date (a date such as 2001-05-17, or a year) for publishedYear. Other columns are ignored and listed in `ignoredColumns`. UTF-8, with or without a BOM; LF or CRLF; fields with commas, quotes or newlines in double quotes. Empty lines are skipped. Up to BULK_MAX_ROWS rows after the header.';
+const NDJSON_DESCRIPTION = 'One book a line, each a JSON object as for POST /books; empty lines are skipped. Up to BULK_MAX_ROWS lines.';
+// No `type`: the body is the request stream itself, which no JSON Schema type describes; the
+// schema is there for the OpenAPI document.
+const fileBody = (description: string) => ({ schema: Type.Unsafe<Readable>({ description, format: 'binary' }) });
 
-// ioredis refuses a command it never sent with this message (the API client has no offline
-// queue): then, and only then, a failed submit certainly stored nothing.
-const neverSent = (err: unknown) => err instanceof Error && err.message.startsWith("Stream isn't writeable");
+const uploadExpired = (cause: unknown) =>
+  Object.assign(
+    new AppError(408, 'UPLOAD_TOO_SLOW', 'The upload paused for so long that its staged rows expired; nothing was queued. Send it again.'),
+    {
+      cause,
+    },
+  );
+
+/** What a file upload that stopped short answers; the connection closes, so no more of it is read. */
+function uploadFailure(err: unknown, aborted: boolean, reply: FastifyReply): unknown {
+  reply.header('connection', 'close');
+  if (aborted)
+    return Object.assign(new AppError(400, 'UPLOAD_ABORTED', 'The upload broke off before its end; nothing was queued.'), { cause: err });
+  if (err instanceof StagingFailedError)
+    return err.cause instanceof StagingExpiredError ? uploadExpired(err.cause) : queueUnavailable(err.cause);
+  return err;
+}
+
+const unsupportedType = (mediaType: string) =>
+  new AppError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `POST /books/bulk takes application/json, text/csv or application/x-ndjson, not ${mediaType || 'a body without a type'}`,
+  );
 
 const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app;
+  const cron = { bulk: config.bulk.cron, report: config.report.cron };
+
+  app.addContentTypeParser(Object.keys(FILE_TYPES), (_request, payload, done) => done(null, payload));
 
   app.post(
     '/bulk',
     {
+      // Only JSON bodies are read whole; a file is bounded by BULK_MAX_ROWS and the row size instead.
       bodyLimit: config.bulk.bodyLimit,
       schema: {
         tags: ['bulk'],
-        summary: 'Queue books to be added later by the bulk worker',
+        summary: 'Queue books to be added later by the bulk worker: a JSON array, a CSV file or NDJSON',
         description:
-          'Answers 202 at once. Each item is checked like POST /books: invalid items are recorded as failed (with their index and reason) and the valid ones are queued. An optional `Idempotency-Key` header makes a retry within 24 hours return the original request instead of queueing again.',
+          'Answers 202 once everything is queued. Each item or row is checked like POST /books: invalid ones are recorded as failed (with their index, and for a file the row, column and reason) and the valid ones are queued. `application/json` takes up to BULK_MAX_BOOKS books; `text/csv` and `application/x-ndjson` are streamed, up to BULK_MAX_ROWS rows (413 `BULK_TOO_MANY_ROWS` beyond, nothing queued). An optional `Idempotency-Key` header makes a retry within 24 hours return the original request instead of queueing again.',
         security,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
-        body: bulkSubmitBodySchema(config.bulk.maxBooks),
+        body: {
+          content: {
+            'application/json': { schema: bulkSubmitBodySchema(config.bulk.maxBooks) },
+            'text/csv': fileBody(CSV_DESCRIPTION),
+            'application/x-ndjson': fileBody(NDJSON_DESCRIPTION),
+          },
+        },
         response: { 202: BulkAcceptedSchema, ...errors, 503: BulkUnavailableSchema },
       },
     },
     async (request, reply) => {
       const userId = request.identity!.id;
       const now = new Date();
-      const valid: { index: number; book: BookInput }[] = [];
-      const invalid: FailedItem[] = [];
-      request.body.books.forEach((item, index) => {
-        const parsed = parseBookInput(item, now);
-        if (parsed.ok) valid.push({ index, book: parsed.value });
-        else {
-          const submitted = submittedText(item);
-          invalid.push({
-            index,
-            title: textField(item, 'title'),
-            author: textField(item, 'author'),
-            reason: parsed.reason,
-            ...(submitted ? { submitted } : {}),
-          });
-        }
-      });
       const idempotencyKey = request.headers['idempotency-key'];
       // The id is chosen here, so that a submit whose answer is lost can still be settled.
       const requestId = randomUUID();
-      let result: Awaited<ReturnType<typeof submitBulkRequest>>;
-      try {
-        result = await submitBulkRequest(app.redis, app.keys, {
-          userId,
-          submitted: request.body.books.length,
-          valid,
-          invalid,
-          idempotencyKey,
-          now,
-          requestId,
-          traceparent: currentTraceparent(),
-        });
-      } catch (err) {
-        if (neverSent(err)) throw queueUnavailable(err);
-        // A timeout or a dropped connection: the script may have run. Ask, on the same client (so
-        // after the submit, if it is still on its way), and void the id if it was not stored.
-        let stored: boolean;
+      const accept = { redis: app.redis, keys: app.keys, log: request.log, metrics: app.metrics, cron, userId, requestId, now };
+      const fileType = fileTypeOf(request.mediaType ?? '');
+      if (fileType) {
+        const body = request.body as unknown as Readable;
+        const staged = startStagedSubmission(app.redis, app.keys, userId, requestId);
+        let ignoredColumns: string[] | undefined;
+        const rows = fileType === 'csv' ? csvRows(body, (header) => (ignoredColumns = header.ignoredColumns)) : ndjsonRows(body);
+        let submitted: number;
         try {
-          stored = await settleBulkSubmission(app.redis, app.keys, userId, requestId);
-        } catch {
-          request.log.warn({ err, userId, requestId }, 'bulk submit outcome unknown: redis did not answer');
-          return reply.code(503).header('retry-after', '5').header('location', `/books/bulk/${requestId}`).send(outcomeUnknown(requestId));
+          submitted = await stageFileRows(rows, staged, { maxRows: config.bulk.maxRows, now });
+        } catch (err) {
+          await staged
+            .discard()
+            .catch((e) => request.log.warn({ err: e, userId, requestId }, 'could not drop a staged upload; it expires'));
+          throw uploadFailure(err, request.raw.readableAborted || request.raw.destroyed, reply);
         }
-        if (!stored) throw queueUnavailable(err);
-        request.log.warn({ err, userId, requestId }, 'bulk submit answer was lost, but the request was stored');
-        result = { requestId, created: true };
+        return submitAndAnswer(
+          {
+            ...accept,
+            queued: staged.queued,
+            invalid: staged.failed,
+            submit: () =>
+              staged.commit({ submitted, idempotencyKey, now, traceparent: currentTraceparent() }).catch((err) => {
+                throw err instanceof StagingExpiredError ? uploadExpired(err) : err;
+              }),
+            onNotStored: () => staged.discard(),
+            extra: fileType === 'csv' ? { ignoredColumns: ignoredColumns ?? [] } : {},
+          },
+          reply,
+        );
       }
-      if (result.created) {
-        app.metrics.bulkSubmissions.inc();
-        app.metrics.bulkQueuedBooks.inc(valid.length);
-      }
-      const record = result.created ? null : await readBulkRequest(app.redis, app.keys, userId, result.requestId, request.log);
-      const processingAt = nextRun(config.bulk.cron, now);
-      const reportAt = nextRun(config.report.cron, processingAt);
-      request.log.info(
-        { userId, requestId: result.requestId, queued: valid.length, invalid: invalid.length, duplicate: !result.created },
-        'bulk request queued',
-      );
-      reply.header('location', `/books/bulk/${result.requestId}`);
-      return reply.code(202).send({
-        success: true as const,
-        message: result.created
-          ? `Books will be added later. ${valid.length} queued, ${invalid.length} invalid; you will receive an email report in about ${describeWait(reportAt.getTime() - now.getTime())}.`
-          : 'This Idempotency-Key was used before: nothing new was queued; here is the original request.',
-        data: {
-          requestId: result.requestId,
-          queuedBooks: record ? record.queued : valid.length,
-          invalidBooks: record ? record.submitted - record.queued : invalid.length,
-          duplicate: !result.created,
-          estimatedProcessingTime: describeWait(processingAt.getTime() - now.getTime()),
-          estimatedReportTime: describeWait(reportAt.getTime() - now.getTime()),
-          estimatedProcessingAt: processingAt.toISOString(),
-          estimatedReportAt: reportAt.toISOString(),
-        },
+      if (request.mediaType !== 'application/json') throw unsupportedType(request.mediaType ?? '');
+      const { books } = request.body as BulkSubmitBody;
+      const valid: ValidItem[] = [];
+      const invalid: FailedItem[] = [];
+      books.forEach((item, index) => {
+        const checked = checkItem(item, index, now);
+        if (checked.ok) valid.push(checked.item);
+        else invalid.push(checked.failure);
       });
+      return submitAndAnswer(
+        {
+          ...accept,
+          queued: valid.length,
+          invalid: invalid.length,
+          submit: () =>
+            submitBulkRequest(app.redis, app.keys, {
+              userId,
+              submitted: books.length,
+              valid,
+              invalid,
+              idempotencyKey,
+              now,
+              requestId,
+              traceparent: currentTraceparent(),
+            }),
+        },
+        reply,
+      );
     },
   );
 
@@ -227,26 +255,5 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
-
-/**
- * An invalid item's fields as text, for the failures CSV to echo (`submitted`): scalars as written,
- * anything nested as JSON, each cut to 1,000 characters, at most 50 fields. Null if not an object.
- */
-function submittedText(item: unknown): Record<string, string> | null {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) return null;
-  const fields = Object.entries(item as Record<string, unknown>)
-    .slice(0, 50)
-    .map(([key, value]): [string, string] => {
-      const text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-      return [key.slice(0, 100), text.slice(0, 1000)];
-    });
-  return fields.length ? Object.fromEntries(fields) : null;
-}
-
-/** The title or author of an invalid item, if it had a usable one, for the report. */
-function textField(item: unknown, field: 'title' | 'author'): string | null {
-  const value = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[field] : undefined;
-  return typeof value === 'string' && value.trim() ? value.trim().slice(0, 500) : null;
-}
 
 export default bulkRoutes;

@@ -1,0 +1,63 @@
+// A file upload (CSV or NDJSON) staged as it is parsed: each row is checked like a JSON item, and
+// every STAGE_BATCH_ROWS rows go to the request's staging in Redis, so a million-row file never sits
+// in memory and the parser waits (backpressure) while a batch is written.
+import type { StagedSubmission, ValidItem } from '@books/core/bulk';
+import type { FailedItem } from '@books/core/schemas';
+import { AppError } from '../errors.js';
+import { checkItem, failedItem } from './bulk-items.js';
+import { type FileRow, unreadableFile } from './file-rows.js';
+
+/** Rows per staged batch: one Redis command each, a few hundred kilobytes at most. */
+export const STAGE_BATCH_ROWS = 1000;
+
+export const tooManyRows = (maxRows: number) =>
+  new AppError(
+    413,
+    'BULK_TOO_MANY_ROWS',
+    `The file has more than ${maxRows} rows (BULK_MAX_ROWS); nothing was queued. Split it into smaller files.`,
+  );
+
+/**
+ * Redis failed (or lost the staging) while rows were staged. Nothing is queued before the commit,
+ * so whatever the error, the upload certainly queued nothing.
+ */
+export class StagingFailedError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the rows of an upload could not be staged');
+  }
+}
+
+const stageOrFail = (staged: StagedSubmission, valid: ValidItem[], invalid: FailedItem[]) =>
+  staged.stage(valid, invalid).catch((err: unknown) => {
+    throw new StagingFailedError(err);
+  });
+
+/** Stages every row; answers how many were submitted. Throws (and stages no more) on the first row past maxRows. */
+export async function stageFileRows(
+  rows: AsyncIterable<FileRow>,
+  staged: StagedSubmission,
+  options: { maxRows: number; now: Date },
+): Promise<number> {
+  let submitted = 0;
+  let valid: ValidItem[] = [];
+  let invalid: FailedItem[] = [];
+  for await (const row of rows) {
+    if (submitted === options.maxRows) throw tooManyRows(options.maxRows);
+    const index = submitted++;
+    if (row.kind === 'unreadable') {
+      invalid.push(failedItem(row.asWritten, index, row.reason, { row: row.row, column: row.column }));
+    } else {
+      const checked = checkItem(row.item, index, options.now, row);
+      if (checked.ok) valid.push(checked.item);
+      else invalid.push(checked.failure);
+    }
+    if (valid.length + invalid.length >= STAGE_BATCH_ROWS) {
+      await stageOrFail(staged, valid, invalid);
+      valid = [];
+      invalid = [];
+    }
+  }
+  if (submitted === 0) throw unreadableFile('BULK_EMPTY', 'The file has no rows to import');
+  await stageOrFail(staged, valid, invalid);
+  return submitted;
+}
