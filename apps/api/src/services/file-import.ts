@@ -4,17 +4,17 @@
 import type { StagedSubmission, ValidItem } from '@books/core/bulk';
 import type { FailedItem } from '@books/core/schemas';
 import { AppError } from '../errors.js';
-import { checkItem, failedItem } from './bulk-items.js';
+import { type CheckedItem, checkItem, failedItem } from './bulk-items.js';
 import { type FileRow, unreadableFile } from './file-rows.js';
 
 /** Rows per staged batch: one Redis command each, a few hundred kilobytes at most. */
 export const STAGE_BATCH_ROWS = 1000;
 
-export const tooManyRows = (maxRows: number) =>
+export const tooManyRows = (maxRows: number, limitName = 'BULK_MAX_ROWS') =>
   new AppError(
     413,
     'BULK_TOO_MANY_ROWS',
-    `The file has more than ${maxRows} rows (BULK_MAX_ROWS); nothing was queued. Split it into smaller files.`,
+    `The file has more than ${maxRows} rows (${limitName}); nothing was queued. Split it into smaller files.`,
   );
 
 /**
@@ -32,6 +32,25 @@ const stageOrFail = (staged: StagedSubmission, valid: ValidItem[], invalid: Fail
     throw new StagingFailedError(err);
   });
 
+/**
+ * Every row of a file, checked as a JSON item is (an unreadable row fails alone). Throws on the
+ * first row past maxRows, and at the end when the file had no row at all.
+ */
+export async function* checkedFileRows(
+  rows: AsyncIterable<FileRow>,
+  options: { maxRows: number; now: Date; limitName?: string },
+): AsyncGenerator<CheckedItem> {
+  let submitted = 0;
+  for await (const row of rows) {
+    if (submitted === options.maxRows) throw tooManyRows(options.maxRows, options.limitName);
+    const index = submitted++;
+    if (row.kind === 'unreadable')
+      yield { ok: false, failure: failedItem(row.asWritten, index, row.reason, { row: row.row, column: row.column }) };
+    else yield checkItem(row.item, index, options.now, row);
+  }
+  if (submitted === 0) throw unreadableFile('BULK_EMPTY', 'The file has no rows to import');
+}
+
 /** Stages every row; answers how many were submitted. Throws (and stages no more) on the first row past maxRows. */
 export async function stageFileRows(
   rows: AsyncIterable<FileRow>,
@@ -41,23 +60,16 @@ export async function stageFileRows(
   let submitted = 0;
   let valid: ValidItem[] = [];
   let invalid: FailedItem[] = [];
-  for await (const row of rows) {
-    if (submitted === options.maxRows) throw tooManyRows(options.maxRows);
-    const index = submitted++;
-    if (row.kind === 'unreadable') {
-      invalid.push(failedItem(row.asWritten, index, row.reason, { row: row.row, column: row.column }));
-    } else {
-      const checked = checkItem(row.item, index, options.now, row);
-      if (checked.ok) valid.push(checked.item);
-      else invalid.push(checked.failure);
-    }
+  for await (const checked of checkedFileRows(rows, options)) {
+    submitted++;
+    if (checked.ok) valid.push(checked.item);
+    else invalid.push(checked.failure);
     if (valid.length + invalid.length >= STAGE_BATCH_ROWS) {
       await stageOrFail(staged, valid, invalid);
       valid = [];
       invalid = [];
     }
   }
-  if (submitted === 0) throw unreadableFile('BULK_EMPTY', 'The file has no rows to import');
   await stageOrFail(staged, valid, invalid);
   return submitted;
 }
