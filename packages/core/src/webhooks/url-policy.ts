@@ -20,8 +20,9 @@ export type WebhookUrlRefusalCode = 'WEBHOOK_URL_INVALID' | 'WEBHOOK_URL_UNRESOL
 export type WebhookUrlVerdict =
   | {
       ok: true;
-      url: URL /** The address to connect to, checked; null only when private addresses are allowed and the host was not resolved. */;
-      address: ResolvedAddress | null;
+      url: URL;
+      /** The address to connect to: checked (unless private addresses are allowed), never resolved again. */
+      address: ResolvedAddress;
     }
   | { ok: false; code: WebhookUrlRefusalCode; reason: string };
 
@@ -65,7 +66,7 @@ export function refusedAddressReason(address: string): string | null {
 /**
  * Checks a webhook URL: http(s) only, https unless private addresses are allowed; the host resolved
  * and every one of its addresses public. Answers the address to connect to, so that the caller never
- * resolves the name a second time.
+ * resolves the name a second time. WEBHOOK_ALLOW_PRIVATE lifts the https and address rules only.
  */
 export async function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): Promise<WebhookUrlVerdict> {
   let url: URL;
@@ -85,7 +86,6 @@ export async function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): Pr
   if (url.username || url.password) {
     return { ok: false, code: 'WEBHOOK_URL_INVALID', reason: 'the webhook URL must not carry a user name or password' };
   }
-  if (policy.allowPrivate) return { ok: true, url, address: null };
   // URL keeps the brackets of an IPv6 literal.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   let addresses: ResolvedAddress[];
@@ -99,11 +99,14 @@ export async function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): Pr
       reason: `the webhook host ${host} could not be resolved${code ? ` (${code})` : ''}`,
     };
   }
-  if (!addresses.length) return { ok: false, code: 'WEBHOOK_URL_UNRESOLVABLE', reason: `the webhook host ${host} has no address` };
+  const [first] = addresses;
+  if (!first) return { ok: false, code: 'WEBHOOK_URL_UNRESOLVABLE', reason: `the webhook host ${host} has no address` };
+  // Resolved and pinned even when private addresses are allowed, so that tests run the path production does.
+  if (policy.allowPrivate) return { ok: true, url, address: first };
   // Every address, not only the first: a client may connect to any of them.
   for (const { address } of addresses) {
     const reason = refusedAddressReason(address);
     if (reason) return { ok: false, code: 'WEBHOOK_URL_FORBIDDEN_ADDRESS', reason: `the webhook host ${host} resolves to ${reason}` };
   }
-  return { ok: true, url, address: addresses[0] ?? null };
+  return { ok: true, url, address: first };
 }
