@@ -21,7 +21,7 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(respond: Respond = () => 204): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(respond: Respond = () => 204, options: { delayMs?: number } = {}): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -30,7 +30,7 @@ export async function startWebhookReceiver(respond: Respond = () => 204): Promis
       received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
       const answer = respond(received.length);
       if (answer === 'hang') return;
-      response.writeHead(answer).end();
+      setTimeout(() => response.writeHead(answer).end(), options.delayMs ?? 0);
     });
   });
   server.listen(0, '127.0.0.1');
