@@ -38,7 +38,9 @@ export function postPinned(post: PinnedPost): Promise<{ status: number }> {
         agent: false,
       },
       (response) => {
-        // The body is not read: only the status counts, and a receiver may send anything.
+        // The body is not read: only the status counts, and a receiver may send anything. A body
+        // still streaming when the timeout aborts errors here, after the status was answered: ignored.
+        response.on('error', () => {});
         response.resume();
         resolve({ status: response.statusCode ?? 0 });
       },
