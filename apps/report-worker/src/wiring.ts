@@ -37,7 +37,7 @@ export function createReportDeps(
   const renderer = createPdfRenderer({ concurrency: config.report.renderThreads, timeoutMs: config.report.renderTimeoutMs });
   const from = { name: config.mail.fromName, address: config.mail.fromEmail };
   const now = () => new Date();
-  const metrics = createReportMetrics(registry, { redis, keys, renderStats: () => renderer.stats() });
+  const metrics = createReportMetrics(registry, { redis, keys, sql: db.sql, renderStats: () => renderer.stats() });
   return {
     db: db.db,
     sql: db.sql,
@@ -93,6 +93,7 @@ export function createReportDeps(
       log,
       now,
       resolveHost: systemResolver,
+      attempts: metrics.webhookAttempts,
       settings: {
         allowPrivate: config.webhooks.allowPrivate,
         timeoutMs: config.webhooks.timeoutMs,

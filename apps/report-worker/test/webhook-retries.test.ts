@@ -45,6 +45,12 @@ async function hookedUserWithEvent(name: string, url: string) {
   return { userId: user.id, secret, deliveryId };
 }
 
+/** books_webhook_attempts_total of the harness's worker, for one outcome. */
+async function attemptsCounted(outcome: string): Promise<number> {
+  const metric = await h.deps.registry.getSingleMetric('books_webhook_attempts_total')?.get();
+  return metric?.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
+
 /** Runs passes until the user's delivery is no longer pending (or `ms` ran out). */
 async function passUntilSettled(deps: WebhookDeps, userId: string, ms = 10_000) {
   const deadline = Date.now() + ms;
@@ -61,7 +67,11 @@ describe('retries', () => {
     const receiver = await startWebhookReceiver((n) => (n <= 2 ? 500 : 200));
     try {
       const user = await hookedUserWithEvent('flaky_receiver', receiver.url);
+      const [retriedBefore, deliveredBefore] = [await attemptsCounted('retry_later'), await attemptsCounted('delivered')];
       const delivery = await passUntilSettled(webhookDeps(), user.userId);
+      expect([(await attemptsCounted('retry_later')) - retriedBefore, (await attemptsCounted('delivered')) - deliveredBefore]).toEqual([
+        2, 1,
+      ]);
       expect(delivery).toMatchObject({ id: user.deliveryId, state: 'delivered', attempts: 3, deliveredAt: expect.any(String) });
       expect(receiver.received).toHaveLength(3);
       expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([user.deliveryId]));
@@ -117,6 +127,9 @@ describe('retries', () => {
       // Not due again for a minute: the next pass leaves it alone.
       await runWebhookPass(webhookDeps());
       expect(receiver.received).toHaveLength(1);
+      // Operators see it waiting.
+      const pending = await h.deps.registry.getSingleMetric('books_webhook_deliveries_pending')?.get();
+      expect(pending?.values[0]?.value).toBeGreaterThanOrEqual(1);
       await h.deps.sql`update webhook_deliveries set state = 'failed' where user_id = ${user.userId}`;
     } finally {
       await receiver.close();

@@ -108,6 +108,7 @@ export async function deliverWebhook(deps: WebhookDeps, delivery: ClaimedDeliver
     log.warn({ attempt }, 'webhook attempt already recorded by another replica (this claim outlived its lease); not recorded again');
     return 'skipped';
   }
+  deps.attempts.inc({ outcome });
   if (outcome === 'failed') log.warn({ attempt, status: result.status, error: result.error }, 'webhook delivery failed for good');
   else if (outcome === 'retry_later')
     log.info({ attempt, status: result.status, error: result.error, nextAttemptAt }, 'webhook attempt failed; retried later');

@@ -3,6 +3,7 @@ import type { HostResolver } from '@books/core/webhooks';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
+import type { Counter } from 'prom-client';
 
 /** What the webhook jobs need: built by wiring.ts from the config, by tests with settings of their own. */
 export interface WebhookDeps {
@@ -13,6 +14,8 @@ export interface WebhookDeps {
   now: () => Date;
   /** DNS for the delivery-time check; injectable so a test can rebind a name. */
   resolveHost: HostResolver;
+  /** books_webhook_attempts_total, counted per recorded attempt. */
+  attempts: Counter<'outcome'>;
   settings: {
     /** WEBHOOK_ALLOW_PRIVATE: http and non-public addresses allowed. */
     allowPrivate: boolean;
