@@ -21,6 +21,8 @@ const pretty = prettyFactory({ colorize: tty, translateTime: 'SYS:HH:MM:ss', ign
 const readable = (line) => (line.startsWith('{') ? pretty(line).trimEnd() : line);
 
 const env = { ...process.env };
+// A local stack posts webhooks to receivers on this machine (http://127.0.0.1:…), which production refuses.
+env.WEBHOOK_ALLOW_PRIVATE ??= 'true';
 const cleanups = [];
 
 async function bringUpDependencies() {

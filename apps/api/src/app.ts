@@ -1,6 +1,7 @@
 // Builds the app without listening: server.ts listens, tests inject or listen on port 0.
 import type { ApiConfig } from '@books/core/config';
 import { loggerOptions } from '@books/core/runtime';
+import type { HostResolver } from '@books/core/webhooks';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import authPlugin from './plugins/auth.js';
@@ -14,12 +15,15 @@ import adminRoutes from './routes/admin/index.js';
 import authRoutes from './routes/auth/index.js';
 import booksRoutes from './routes/books/index.js';
 import healthRoutes from './routes/health/index.js';
+import meRoutes from './routes/me/index.js';
 
 export interface BuildOptions {
   /** Overrides the pino options derived from config (tests pass `false`). */
   logger?: FastifyServerOptions['logger'];
   /** Tests shorten the refresh race grace (routes/auth/sessions.ts) to check reuse detection quickly. */
   refreshRaceGraceMs?: number;
+  /** Tests resolve webhook hosts their own way (routes/me/webhook.ts). */
+  resolveHost?: HostResolver;
 }
 
 /** One log line per request, written when it is answered, instead of Fastify's two. */
@@ -73,6 +77,7 @@ export async function buildApp(config: ApiConfig, options: BuildOptions = {}) {
   await app.register(authRoutes, { prefix: '/auth', refreshRaceGraceMs: options.refreshRaceGraceMs });
   await app.register(booksRoutes, { prefix: '/books' });
   await app.register(adminRoutes, { prefix: '/admin' });
+  await app.register(meRoutes, { prefix: '/me', resolveHost: options.resolveHost });
 
   return app;
 }

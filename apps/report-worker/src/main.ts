@@ -5,6 +5,7 @@ import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
 import { packageVersion, runOnce, runScheduled, startWorkerOps } from '@books/core/worker';
 import { runAccountMailPass } from './jobs/account-mail-pass.js';
 import { runReportPass } from './jobs/report-pass.js';
+import { runWebhookPass } from './jobs/webhook-pass.js';
 import { createReportDeps } from './wiring.js';
 
 const config = loadReportWorkerConfigOrExit(process.env);
@@ -22,6 +23,12 @@ const worker = {
       name: 'account-mail',
       cron: config.report.accountMailCron,
       pass: (signal: AbortSignal) => runAccountMailPass(deps.accountMail, signal),
+    },
+    // Completion webhooks are expected within seconds of the import's end, as the account emails are.
+    {
+      name: 'webhooks',
+      cron: config.webhooks.cron,
+      pass: (signal: AbortSignal) => runWebhookPass(deps.webhooks, signal),
     },
   ],
   close: () => deps.close(),

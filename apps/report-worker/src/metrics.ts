@@ -3,6 +3,7 @@
 import { LATENCY_BUCKETS_SECONDS, WORK_BUCKETS_SECONDS } from '@books/core/metrics';
 import type { RedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
+import type { Sql } from 'postgres';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface ReportMetrics {
@@ -11,11 +12,18 @@ export interface ReportMetrics {
   reportsFailed: Counter;
   renderDuration: Histogram;
   smtpSendDuration: Histogram;
+  /** Webhook attempts by outcome: delivered, retry_later, failed. */
+  webhookAttempts: Counter<'outcome'>;
 }
 
 export function createReportMetrics(
   registry: Registry,
-  source: { redis: Redis; keys: RedisKeys; renderStats(): { threadsStarted: number; threadsRunning: number } },
+  source: {
+    redis: Redis;
+    keys: RedisKeys;
+    sql: Sql;
+    renderStats(): { threadsStarted: number; threadsRunning: number };
+  },
 ): ReportMetrics {
   const registers = [registry];
   const { redis, keys } = source;
@@ -37,7 +45,22 @@ export function createReportMetrics(
       this.inc(Math.max(0, threadsStarted - threadsRunning));
     },
   });
+  new Gauge({
+    name: 'books_webhook_deliveries_pending',
+    help: 'Webhook deliveries not yet delivered nor failed, all users (a partial index counts them)',
+    registers,
+    async collect() {
+      const [row] = await source.sql<{ n: number }[]>`select count(*)::int as n from webhook_deliveries where state = 'pending'`;
+      this.set(row?.n ?? 0);
+    },
+  });
   return {
+    webhookAttempts: new Counter({
+      name: 'books_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome: delivered, retry_later (a retry with backoff follows) or failed (given up)',
+      labelNames: ['outcome'],
+      registers,
+    }),
     reportsSent: new Counter({ name: 'books_reports_sent_total', help: 'Report emails the SMTP server accepted', registers }),
     reportsRetried: new Counter({
       name: 'books_reports_retried_total',

@@ -5,16 +5,22 @@ import { createDb } from '@books/core/db';
 import { createMetricsRegistry } from '@books/core/metrics';
 import { createRedisClient, createRedisKeys } from '@books/core/redis';
 import { inSpan } from '@books/core/telemetry';
+import { systemResolver } from '@books/core/webhooks';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import type { Histogram, Registry } from 'prom-client';
 import type { ReportDeps } from './jobs/report-user.js';
 import type { AccountMailDeps } from './jobs/send-account-mail.js';
+import type { WebhookDeps } from './jobs/webhook-deps.js';
 import { createMailTransport } from './mail/transport.js';
 import { createReportMetrics } from './metrics.js';
 import { createPdfRenderer } from './pdf/render-pool.js';
 
 export const SYSTEM_NAME = 'Books Service';
+
+// The first retry of a failing webhook delivery; doubling up to 30 minutes (retryDelayMs' 30x cap),
+// then every 30 minutes until WEBHOOK_RETRY_WINDOW runs out: about 50 attempts in 24 hours.
+const WEBHOOK_RETRY_BASE_MS = 60_000;
 
 /** Builds the worker's dependencies from config: what main.ts and the tests both use. The account
  * mail sender shares the clients and the SMTP pool of the reports. */
@@ -22,7 +28,7 @@ export function createReportDeps(
   config: ReportWorkerConfig,
   log: Logger,
   registry: Registry = createMetricsRegistry(),
-): ReportDeps & { accountMail: AccountMailDeps; sql: Sql; registry: Registry; close(): Promise<void> } {
+): ReportDeps & { accountMail: AccountMailDeps; webhooks: WebhookDeps; sql: Sql; registry: Registry; close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-report-worker' });
   const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
@@ -31,7 +37,7 @@ export function createReportDeps(
   const renderer = createPdfRenderer({ concurrency: config.report.renderThreads, timeoutMs: config.report.renderTimeoutMs });
   const from = { name: config.mail.fromName, address: config.mail.fromEmail };
   const now = () => new Date();
-  const metrics = createReportMetrics(registry, { redis, keys, renderStats: () => renderer.stats() });
+  const metrics = createReportMetrics(registry, { redis, keys, sql: db.sql, renderStats: () => renderer.stats() });
   return {
     db: db.db,
     sql: db.sql,
@@ -78,6 +84,23 @@ export function createReportDeps(
         timeZone: config.report.timeZone,
         companyName: config.company.name,
         from,
+      },
+    },
+    webhooks: {
+      sql: db.sql,
+      redis,
+      keys,
+      log,
+      now,
+      resolveHost: systemResolver,
+      attempts: metrics.webhookAttempts,
+      settings: {
+        allowPrivate: config.webhooks.allowPrivate,
+        timeoutMs: config.webhooks.timeoutMs,
+        retryWindowMs: config.webhooks.retryWindowMs,
+        retryBaseMs: WEBHOOK_RETRY_BASE_MS,
+        publicBaseUrl: config.publicBaseUrl,
+        concurrency: config.report.concurrency,
       },
     },
     async close() {

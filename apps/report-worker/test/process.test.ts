@@ -1,8 +1,10 @@
-// The real apps/report-worker process, on a seconds-level schedule, sending to a real SMTP server.
+// The real apps/report-worker process, on a seconds-level schedule, sending to a real SMTP server
+// and to a real webhook receiver.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { readReportStatus } from '@books/core/bulk';
-import { createDb, type DbHandle } from '@books/core/db';
+import { createDb, type DbHandle, webhooks } from '@books/core/db';
 import { createRedisKeys, registerAllScripts } from '@books/core/redis';
 import {
   createSmtpCatcher,
@@ -14,7 +16,9 @@ import {
   testEnv,
 } from '@books/testing';
 import { Redis } from 'ioredis';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let ctx: TestContext;
@@ -22,8 +26,10 @@ let smtp: SmtpCatcher;
 let handle: DbHandle;
 let redis: Redis;
 let worker: ChildProcess | undefined;
+let receiver: WebhookReceiver;
 let output = '';
 beforeAll(async () => {
+  receiver = await startWebhookReceiver();
   smtp = await createSmtpCatcher();
   await smtp.start();
   ctx = await createTestContext('report-process', smtp.env);
@@ -36,13 +42,16 @@ afterAll(async () => {
   redis?.disconnect();
   await handle?.close();
   await smtp?.stop();
+  await receiver?.close();
   await ctx?.cleanup();
 });
 
-it('the report-worker process mails a finished import on its schedule, clears the status and stops cleanly on SIGTERM', async () => {
+it('the report-worker process mails a finished import on its schedule, posts its webhook, clears the status and stops cleanly on SIGTERM', async () => {
   const keys = createRedisKeys(ctx.namespace.prefix);
   const user = await insertUser(handle.db);
-  await finishImport({ db: handle.db, redis, keys }, user.id, [
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  await handle.db.insert(webhooks).values({ userId: user.id, url: receiver.url, secret });
+  const requestId = await finishImport({ db: handle.db, redis, keys }, user.id, [
     { title: 'Process volume 1', author: 'A' },
     { title: 'Process volume 2', author: 'B' },
     { title: 'No author at all' },
@@ -50,7 +59,7 @@ it('the report-worker process mails a finished import on its schedule, clears th
   expect(await readReportStatus(redis, keys, user.id)).not.toBeNull();
 
   worker = spawn(process.execPath, [main], {
-    env: { ...ctx.env, REPORT_CRON: '*/1 * * * * *', LOG_LEVEL: 'info' },
+    env: { ...ctx.env, REPORT_CRON: '*/1 * * * * *', WEBHOOK_CRON: '*/1 * * * * *', WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   worker.stdout?.on('data', (chunk) => (output += chunk));
@@ -65,6 +74,13 @@ it('the report-worker process mails a finished import on its schedule, clears th
   await expect.poll(() => readReportStatus(redis, keys, user.id), { timeout: 10_000, interval: 250 }).toBeNull();
   expect(await redis.exists(keys.bulkStatus(user.id))).toBe(0);
   expect(output).toContain('report-worker scheduled');
+  // The report completed the request; its webhook follows within a second or two.
+  await expect.poll(() => receiver.received.length, { timeout: 10_000, interval: 250 }).toBe(1);
+  const [post] = receiver.received;
+  expect(new Webhook(secret).verify(post!.body, post!.headers as Record<string, string>)).toMatchObject({
+    type: 'bulk_request.completed',
+    data: { requestId, submitted: 3, inserted: 2, failed: 1, links: { request: `http://localhost:3002/books/bulk/${requestId}` } },
+  });
 
   const exited = new Promise<number | null>((resolve) => worker?.once('exit', (code) => resolve(code)));
   worker.kill('SIGTERM');

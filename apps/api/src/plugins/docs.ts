@@ -20,6 +20,7 @@ export default fp(
           { name: 'auth', description: 'Accounts and tokens' },
           { name: 'books', description: "The caller's books" },
           { name: 'bulk', description: 'Bulk imports, processed later by the bulk worker' },
+          { name: 'webhooks', description: "The caller's completion webhook (Standard Webhooks) and its deliveries" },
           { name: 'admin', description: 'Operations' },
           { name: 'health', description: 'Probes' },
         ],

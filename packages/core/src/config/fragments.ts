@@ -207,9 +207,11 @@ export const readReportWorker = (e: EnvOf<typeof ReportWorkerEnv>) => {
   };
 };
 
+const API_DEFAULT_PORT = 3002;
+
 export const ApiEnv = {
   HOST: Str('0.0.0.0', 'the address the API listens on'),
-  PORT: Int(3002, 0, 65535, 'a TCP port number'),
+  PORT: Int(API_DEFAULT_PORT, 0, 65535, 'a TCP port number'),
   JWT_SECRET: Type.String({ default: '', description: 'a secret of at least 32 characters' }),
   JWT_EXPIRES_IN: Duration('15m', 'a duration such as 15m, 24h or 7d (the access token lifetime)'),
   REFRESH_TOKEN_TTL: Duration('30d', 'a duration such as 12h or 30d (the absolute lifetime of a session and its refresh tokens)'),
@@ -240,14 +242,16 @@ export const ApiEnv = {
   ),
 };
 
-// The account emails the API queues: where their links point and how long what they carry lives.
-export const AccountEmailEnv = {
-  PUBLIC_BASE_URL: Str('', 'the http(s) URL clients reach the API at, for links in emails (empty: http://localhost:<PORT>)'),
-  EMAIL_VERIFICATION_TTL: Duration('24h', 'a duration such as 30m, 24h or 2d'),
-  PASSWORD_RESET_CODE_TTL: Duration('10m', 'a duration such as 5m or 10m'),
+// Where clients reach the API: the links in account emails (API) and in webhook bodies (report worker).
+export const PublicUrlEnv = {
+  PUBLIC_BASE_URL: Str(
+    '',
+    `the http(s) URL clients reach the API at, for links in emails and webhooks (empty: http://localhost:<PORT>, ${API_DEFAULT_PORT} by default)`,
+  ),
 };
-export const readAccountEmail = (e: EnvOf<typeof AccountEmailEnv> & { PORT: number }) => {
-  const base = e.PUBLIC_BASE_URL || `http://localhost:${e.PORT}`;
+/** PUBLIC_BASE_URL without a trailing slash; `port` is the API's (the report worker does not read PORT: the default one). */
+export const readPublicBaseUrl = (e: EnvOf<typeof PublicUrlEnv>, port = API_DEFAULT_PORT) => {
+  const base = e.PUBLIC_BASE_URL || `http://localhost:${port}`;
   let url: URL | undefined;
   try {
     url = new URL(base);
@@ -257,13 +261,40 @@ export const readAccountEmail = (e: EnvOf<typeof AccountEmailEnv> & { PORT: numb
       `Invalid configuration: PUBLIC_BASE_URL must be an http:// or https:// URL without query or fragment (got ${JSON.stringify(base)})`,
     );
   }
-  return {
-    // Without a trailing slash, so that `${publicBaseUrl}/auth/...` has exactly one.
-    publicBaseUrl: url.href.replace(/\/+$/, ''),
-    emailVerificationTtlMs: parseDuration(e.EMAIL_VERIFICATION_TTL),
-    passwordResetCodeTtlMs: parseDuration(e.PASSWORD_RESET_CODE_TTL),
-  };
+  // Without a trailing slash, so that `${publicBaseUrl}/auth/...` has exactly one.
+  return url.href.replace(/\/+$/, '');
 };
+
+// The account emails the API queues: how long what they carry lives.
+export const AccountEmailEnv = {
+  EMAIL_VERIFICATION_TTL: Duration('24h', 'a duration such as 30m, 24h or 2d'),
+  PASSWORD_RESET_CODE_TTL: Duration('10m', 'a duration such as 5m or 10m'),
+};
+export const readAccountEmail = (e: EnvOf<typeof AccountEmailEnv> & EnvOf<typeof PublicUrlEnv> & { PORT: number }) => ({
+  publicBaseUrl: readPublicBaseUrl(e, e.PORT),
+  emailVerificationTtlMs: parseDuration(e.EMAIL_VERIFICATION_TTL),
+  passwordResetCodeTtlMs: parseDuration(e.PASSWORD_RESET_CODE_TTL),
+});
+
+// Webhook URLs: the API checks them when they are set, the report worker again before each delivery.
+export const WebhookUrlEnv = {
+  WEBHOOK_ALLOW_PRIVATE: Bool(
+    false,
+    'true or false (true: webhook URLs may use http and reach private or loopback addresses; for development and tests only)',
+  ),
+};
+
+export const WebhookDeliveryEnv = {
+  WEBHOOK_CRON: Str('*/5 * * * * *', 'a croner pattern (seconds allowed) for the webhook sender'),
+  WEBHOOK_TIMEOUT_SECONDS: Int(10, 1, 300, 'seconds a webhook receiver may take to answer before the attempt counts as failed'),
+  WEBHOOK_RETRY_WINDOW: Duration('24h', 'a duration such as 1h or 24h (how long a failing delivery is retried before it is failed)'),
+};
+export const readWebhookDelivery = (e: EnvOf<typeof WebhookDeliveryEnv> & EnvOf<typeof WebhookUrlEnv>) => ({
+  allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+  cron: checkedCron('WEBHOOK_CRON', e.WEBHOOK_CRON) || '*/5 * * * * *',
+  timeoutMs: e.WEBHOOK_TIMEOUT_SECONDS * 1000,
+  retryWindowMs: parseDuration(e.WEBHOOK_RETRY_WINDOW),
+});
 
 // Only for local development and tests, so that `pnpm start` works with no .env at all.
 const DEV_JWT_SECRET = 'insecure-development-secret-do-not-use-in-production';

@@ -14,6 +14,7 @@ import {
   HeartbeatEnv,
   LoggingEnv,
   metricsEnv,
+  PublicUrlEnv,
   RecordsEnv,
   ReportContentEnv,
   ReportScheduleEnv,
@@ -27,6 +28,7 @@ import {
   readJwt,
   readLogging,
   readMetrics,
+  readPublicBaseUrl,
   readRecordTtlSeconds,
   readRedisTimeouts,
   readReportContent,
@@ -35,10 +37,13 @@ import {
   readShutdown,
   readSmtp,
   readTracing,
+  readWebhookDelivery,
   redisTimeoutsEnv,
   SmtpEnv,
   shutdownEnv,
   TracingEnv,
+  WebhookDeliveryEnv,
+  WebhookUrlEnv,
 } from './fragments.js';
 
 type Source = Record<string, string | undefined>;
@@ -64,7 +69,9 @@ const ApiVariables = {
   ...DatastoresEnv,
   ...DatabasePoolEnv,
   ...ApiEnv,
+  ...PublicUrlEnv,
   ...AccountEmailEnv,
+  ...WebhookUrlEnv,
   ...CacheEnv,
   ...RecordsEnv,
   ...BulkScheduleEnv,
@@ -99,6 +106,7 @@ export function loadApiConfig(source: Source) {
     },
     report: { cron: readReportCron(e) },
     ...readApiLists(e),
+    webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE },
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: parseDuration(e.RATE_LIMIT_WINDOW), authMax: e.AUTH_RATE_LIMIT_MAX },
     bodyLimit: e.BODY_LIMIT,
@@ -151,6 +159,9 @@ const ReportWorkerVariables = {
   ...ReportContentEnv,
   ...SmtpEnv,
   ...RecordsEnv,
+  ...PublicUrlEnv,
+  ...WebhookUrlEnv,
+  ...WebhookDeliveryEnv,
   ...metricsEnv(REPORT_METRICS_PORT),
   ...HeartbeatEnv,
   ...shutdownEnv(WORKER_SHUTDOWN_GRACE_SECONDS),
@@ -171,6 +182,9 @@ export function loadReportWorkerConfig(source: Source) {
     bulk: { recordTtlSeconds: readRecordTtlSeconds(e) },
     smtp: readSmtp(e),
     ...readReportContent(e),
+    // The links in webhook bodies point at the API.
+    publicBaseUrl: readPublicBaseUrl(e),
+    webhooks: readWebhookDelivery(e),
   };
 }
 export type ReportWorkerConfig = ReturnType<typeof loadReportWorkerConfig>;
