@@ -9,4 +9,5 @@ export * from './books.js';
 export * from './bulk.js';
 export * from './common.js';
 export * from './isbn.js';
+export * from './reports.js';
 export * from './workers.js';
