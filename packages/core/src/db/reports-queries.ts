@@ -63,7 +63,13 @@ export async function saveReportSending(db: Database, report: ReportToSend): Pro
 export async function markReportSent(db: Database, id: string, sent: { messageId: string; sentAt: Date }): Promise<void> {
   await db
     .update(reports)
-    .set({ deliveryState: 'sent', messageId: sent.messageId, deliveredAt: sent.sentAt, deliveryError: null })
+    .set({
+      deliveryState: 'sent',
+      messageId: sent.messageId,
+      // Recorded again by a clean-up: the first time stands.
+      deliveredAt: sql`coalesce(${reports.deliveredAt}, ${sent.sentAt.toISOString()}::timestamptz)`,
+      deliveryError: null,
+    })
     .where(eq(reports.id, id));
 }
 
@@ -154,8 +160,9 @@ export async function takeInResendRequests(db: Database, requests: readonly Repo
     update ${reports} r
        set resend_request_id = q.id, resend_requested_at = q.at, resend_state = 'pending', resend_error = null
       from (
-        select distinct on (report_id) id, user_id, report_id, at
-          from unnest(${sql.param(ids)}::uuid[], ${sql.param(userIds)}::uuid[], ${sql.param(reportIds)}::uuid[], ${sql.param(at)}::timestamptz[])
+        -- Times as text: postgres.js serialises a timestamptz[] parameter wrongly.
+        select distinct on (report_id) id, user_id, report_id, at::timestamptz as at
+          from unnest(${sql.param(ids)}::uuid[], ${sql.param(userIds)}::uuid[], ${sql.param(reportIds)}::uuid[], ${sql.param(at)}::text[])
                as t(id, user_id, report_id, at)
          order by report_id, at desc
       ) q
