@@ -93,7 +93,11 @@ it('3 APIs, 3 bulk workers and 2 report workers: every book once, one email per 
     return { bulk: live['bulk-worker']!.alive, report: live['report-worker']!.alive };
   };
   for (const base of apiBases) {
-    await waitFor(async () => JSON.stringify(await alive(base)) === '{"bulk":3,"report":2}', 20_000, () => base);
+    await waitFor(
+      async () => JSON.stringify(await alive(base)) === '{"bulk":3,"report":2}',
+      20_000,
+      () => base,
+    );
   }
 
   await expectFinalState(rig, LABEL, plans);
