@@ -14,6 +14,7 @@ import adminRoutes from './routes/admin/index.js';
 import authRoutes from './routes/auth/index.js';
 import booksRoutes from './routes/books/index.js';
 import healthRoutes from './routes/health/index.js';
+import reportRoutes from './routes/reports/index.js';
 
 export interface BuildOptions {
   /** Overrides the pino options derived from config (tests pass `false`). */
@@ -72,6 +73,7 @@ export async function buildApp(config: ApiConfig, options: BuildOptions = {}) {
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(authRoutes, { prefix: '/auth', refreshRaceGraceMs: options.refreshRaceGraceMs });
   await app.register(booksRoutes, { prefix: '/books' });
+  await app.register(reportRoutes, { prefix: '/reports' });
   await app.register(adminRoutes, { prefix: '/admin' });
 
   return app;

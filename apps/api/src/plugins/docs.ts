@@ -20,6 +20,7 @@ export default fp(
           { name: 'auth', description: 'Accounts and tokens' },
           { name: 'books', description: "The caller's books" },
           { name: 'bulk', description: 'Bulk imports, processed later by the bulk worker' },
+          { name: 'reports', description: 'Report emails kept with their PDFs, and resends' },
           { name: 'admin', description: 'Operations' },
           { name: 'health', description: 'Probes' },
         ],
