@@ -147,6 +147,23 @@ describe('a resend', () => {
     expect(await h.stores.redis.llen(h.stores.keys.reportResendQueue())).toBe(0);
   });
 
+  it('an older request read after a newer one was sent (a late copy, another replica) sends nothing', async () => {
+    const { user, reportId } = await reportedImport();
+    const request = (agoMs: number) => ({
+      id: randomUUID(),
+      userId: user.id,
+      reportId,
+      requestedAt: new Date(Date.now() - agoMs).toISOString(),
+    });
+    const queue = h.stores.keys.reportResendQueue();
+    await h.stores.redis.rpush(queue, JSON.stringify(request(0)));
+    expect(await runReportResendPass(h.deps)).toMatchObject({ takenIn: 1, sent: 1 });
+    await h.stores.redis.rpush(queue, JSON.stringify(request(5000)));
+    expect(await runReportResendPass(h.deps)).toMatchObject({ takenIn: 0, sent: 0 });
+    expect(mailsTo(h.smtp, user.email)).toHaveLength(2);
+    expect(await rowOf(reportId)).toMatchObject({ resend_state: 'sent', resend_count: 1 });
+  });
+
   it('is throttled per user, and a request for a report that is not the user’s sends nothing', async () => {
     const { user, reportId } = await reportedImport();
     const other = await insertUser(h.stores.db);
