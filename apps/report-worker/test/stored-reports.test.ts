@@ -108,6 +108,7 @@ describe('retention', () => {
     await setTimes(tooOld.reportId, { createdAt: new Date(Date.now() - 11 * DAY), expiresAt: new Date(Date.now() + 19 * DAY) });
     const summary = await runReportPass(h.deps);
     expect(summary.expiredReports).toBe(2);
+    expect((await h.deps.registry.getSingleMetric('books_reports_expired_deleted_total')?.get())?.values[0]?.value).toBe(2);
     expect(await rowOf(expired.reportId)).toBeUndefined();
     expect(await rowOf(tooOld.reportId)).toBeUndefined();
     expect(await rowOf(kept.reportId)).toMatchObject({ delivery_state: 'sent' });
@@ -181,7 +182,12 @@ describe('a resend', () => {
     await h.stores.redis.rpush(h.stores.keys.reportResendQueue(), 'not json', JSON.stringify({ id: randomUUID() }));
     h.smtp.rejectRecipients.add(user.email);
     expect((await ask(user.id, reportId)).queued).toBe(true);
+    const failedResends = async () =>
+      (await h.deps.registry.getSingleMetric('books_report_resends_total')?.get())?.values.find((v) => v.labels.outcome === 'failed')
+        ?.value ?? 0;
+    const failedBefore = await failedResends();
     expect((await runReportResendPass(h.deps)).failed).toBe(1);
+    expect((await failedResends()) - failedBefore).toBe(1);
     expect(await rowOf(reportId)).toMatchObject({
       resend_state: 'failed',
       resend_error: 'the mail server refused the recipient address (550)',

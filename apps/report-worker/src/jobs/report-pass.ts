@@ -51,6 +51,7 @@ export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new 
   deps.metrics.reportsSent.inc(summary.sent);
   deps.metrics.reportsRetried.inc(summary.retry_later);
   deps.metrics.reportsFailed.inc(summary.failed);
+  deps.metrics.expiredReportsDeleted.inc(summary.expiredReports);
   summary.durationMs = Math.round(performance.now() - started);
   deps.log.info(summary, 'report pass done');
   return summary;

@@ -46,6 +46,8 @@ export async function runReportResendPass(
   );
   const summary: ResendPassSummary = { takenIn: takenIn.length, sent: 0, failed: 0, skipped: 0, nothing: 0, errored: 0, durationMs: 0 };
   for (const outcome of outcomes) if (outcome) summary[outcome]++;
+  deps.metrics.reportResends.inc({ outcome: 'sent' }, summary.sent);
+  deps.metrics.reportResends.inc({ outcome: 'failed' }, summary.failed);
   summary.durationMs = Math.round(performance.now() - started);
   // Every two seconds: an idle pass is not worth a line.
   if (queued.length || pending.length) deps.log.info(summary, 'report resend pass done');

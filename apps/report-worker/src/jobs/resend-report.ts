@@ -12,7 +12,7 @@ import { reportResendEmail, reportResendMessageId } from '../mail/report-resend-
 import { keepLease } from './lease-keeper.js';
 import type { ReportDeps } from './report-user.js';
 
-export type ResendDeps = Pick<ReportDeps, 'db' | 'redis' | 'keys' | 'mailer' | 'log' | 'now' | 'settings'>;
+export type ResendDeps = Pick<ReportDeps, 'db' | 'redis' | 'keys' | 'mailer' | 'log' | 'now' | 'settings' | 'metrics'>;
 
 export type ResendOutcome = 'sent' | 'failed' | 'skipped' | 'nothing';
 
