@@ -85,6 +85,10 @@ it('documents exactly the routes the API registered', async () => {
   expect(doc.paths['/books'].get.responses['200']).toBeDefined();
   expect(doc.paths['/books'].post.requestBody.content['application/json'].schema.required).toEqual(['title', 'author']);
   expect(Object.keys(doc.paths['/books/bulk/{requestId}/failures.csv'].get.responses['200'].content)).toEqual(['text/csv']);
+  const bulkBody = doc.paths['/books/bulk'].post.requestBody.content;
+  expect(Object.keys(bulkBody).sort()).toEqual(['application/json', 'application/x-ndjson', 'text/csv']);
+  expect(bulkBody['application/json'].schema.required).toEqual(['books']);
+  expect(bulkBody['text/csv'].schema.description).toMatch(/publication_date/);
   expect(doc.paths['/books/bulk'].get.parameters.find((p: { name: string }) => p.name === 'stage').schema.anyOf).toHaveLength(6);
   expect(Object.keys(doc.paths['/admin/bulk/{requestId}/retry'].post.responses)).toEqual(
     expect.arrayContaining(['202', '403', '404', '409']),

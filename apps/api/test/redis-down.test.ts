@@ -29,6 +29,19 @@ describe('Redis unreachable from the start', () => {
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
     expect(res.headers['retry-after']).toBe('5');
+    for (const [contentType, payload] of [
+      ['text/csv', 'title,author\nT,A\n'],
+      ['application/x-ndjson', '{"title":"T","author":"A"}\n'],
+    ]) {
+      const file = await h.app.inject({
+        method: 'POST',
+        url: '/books/bulk',
+        headers: { ...user.auth, 'content-type': contentType },
+        payload,
+      });
+      expect(file.statusCode, contentType).toBe(503);
+      expect(file.json(), contentType).toMatchObject({ success: false, code: 'QUEUE_UNAVAILABLE' });
+    }
     expect((await h.app.inject({ method: 'GET', url: '/books/queue', headers: user.auth })).statusCode).toBe(503);
     const id = '0b8e7c52-5d0e-4c8a-9a55-3f1b2f1c9d10';
     for (const [method, url] of [

@@ -7,7 +7,9 @@ import fp from 'fastify-plugin';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 export interface ApiMetrics {
-  cacheRequests: Counter<'result'>;
+  /** GET /books answers by cache result: one child per label value, bound once (inc() alone per request). */
+  cacheHits: Counter.Internal;
+  cacheMisses: Counter.Internal;
   rateLimited: Counter<'limit'>;
   bulkSubmissions: Counter;
   bulkQueuedBooks: Counter;
@@ -31,14 +33,16 @@ export default fp(
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
+    const cacheRequests = new Counter({
+      name: 'books_cache_requests_total',
+      help: 'GET /books answers by cache result (miss: read from Postgres, Redis down included)',
+      labelNames: ['result'],
+      registers,
+    });
     app.decorate('metricsRegistry', registry);
     app.decorate('metrics', {
-      cacheRequests: new Counter({
-        name: 'books_cache_requests_total',
-        help: 'GET /books answers by cache result (miss: read from Postgres, Redis down included)',
-        labelNames: ['result'],
-        registers,
-      }),
+      cacheHits: cacheRequests.labels({ result: 'hit' }),
+      cacheMisses: cacheRequests.labels({ result: 'miss' }),
       rateLimited: new Counter({
         name: 'http_rate_limited_total',
         help: 'Requests refused with 429, by limit (global: RATE_LIMIT_MAX; auth: AUTH_RATE_LIMIT_MAX)',
@@ -53,10 +57,19 @@ export default fp(
       }),
     });
 
+    // One child per series, kept: prom-client's observe(labels, value) validates and hashes the labels
+    // on every call, which a cached GET /books felt. The series are few (routes × methods × statuses).
+    const series = new Map<string, Histogram.Internal<'route' | 'method' | 'status_code'>>();
     app.addHook('onResponse', (request, reply, done) => {
       // An unmatched URL (404) has no template; it is one series, not one per URL tried.
       const route = request.routeOptions.url ?? 'unmatched';
-      requestDuration.observe({ route, method: request.method, status_code: reply.statusCode }, reply.elapsedTime / 1000);
+      const key = `${route} ${request.method} ${reply.statusCode}`;
+      let child = series.get(key);
+      if (child === undefined) {
+        child = requestDuration.labels({ route, method: request.method, status_code: reply.statusCode });
+        series.set(key, child);
+      }
+      child.observe(reply.elapsedTime / 1000);
       done();
     });
 

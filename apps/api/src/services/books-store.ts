@@ -2,7 +2,7 @@
 // simply does not exist here.
 import { books, type Database } from '@books/core/db';
 import type { Book, BookInput, BookPage, BookUpdate } from '@books/core/schemas';
-import { and, count, desc, eq, ilike, or, sql } from 'drizzle-orm';
+import { and, count, desc, eq, ilike, inArray, or, sql } from 'drizzle-orm';
 
 export function toBook(row: typeof books.$inferSelect): Book {
   return {
@@ -94,4 +94,17 @@ export async function deleteBook(db: Database, userId: string, id: string): Prom
 export async function countAllBooks(db: Database): Promise<number> {
   const [row] = await db.select({ n: count() }).from(books);
   return row?.n ?? 0;
+}
+
+/** Which of `isbns` the user already has (a bulk dry run's duplicates), a thousand per query. */
+export async function ownedIsbns(db: Database, userId: string, isbns: string[]): Promise<Set<string>> {
+  const owned = new Set<string>();
+  for (let at = 0; at < isbns.length; at += 1000) {
+    const rows = await db
+      .select({ isbn: books.isbn })
+      .from(books)
+      .where(and(eq(books.userId, userId), inArray(books.isbn, isbns.slice(at, at + 1000))));
+    for (const row of rows) if (row.isbn) owned.add(row.isbn);
+  }
+  return owned;
 }

@@ -42,7 +42,7 @@ export async function insertChunk(sql: Sql, userId: string, requestId: string, i
   const failures = [
     ...refused.map(({ index, reason }) => {
       const item = items.find((candidate) => candidate.i === index)!;
-      return { index, title: item.b.title, author: item.b.author, reason };
+      return failureOf(item, reason);
     }),
     ...(await explainRejections(sql, userId, requestId, missing)),
   ].sort((a, b) => a.index - b.index);
@@ -106,6 +106,11 @@ async function explainRejections(sql: Sql, userId: string, requestId: string, mi
     if (holder?.bulk_request_id === requestId)
       reason = `duplicate ISBN ${item.b.isbn}: same as item ${holder.bulk_item_index} of this import`;
     else if (holder) reason = `duplicate ISBN ${item.b.isbn}: already in your collection`;
-    return { index: item.i, title: item.b.title, author: item.b.author, reason };
+    return failureOf(item, reason);
   });
+}
+
+/** A refused item's failure; an item of a file keeps its row, so the user finds it in the file. */
+function failureOf(item: QueuedItem, reason: string): FailedItem {
+  return { index: item.i, title: item.b.title, author: item.b.author, reason, ...(item.r === undefined ? {} : { row: item.r }) };
 }

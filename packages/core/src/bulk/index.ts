@@ -6,5 +6,6 @@ export * from './redrive.js';
 export * from './report-transitions.js';
 export * from './retry-delay.js';
 export * from './stage-machine.js';
+export * from './staged-submit.js';
 export * from './submit.js';
 export * from './worker-transitions.js';

@@ -16,11 +16,18 @@ export const VOID_TTL_SECONDS = 24 * 3600;
  */
 export const HISTORY_PRUNE_PER_SUBMIT = 5;
 
+/** A valid item: its index among the submitted items, the book, and for a file its row (FailedItem's `row`). */
+export interface ValidItem {
+  index: number;
+  book: BookInput;
+  row?: number | undefined;
+}
+
 export interface BulkSubmission {
   userId: string;
   /** Every submitted item, for the counts. */
   submitted: number;
-  valid: { index: number; book: BookInput }[];
+  valid: ValidItem[];
   invalid: FailedItem[];
   idempotencyKey?: string | undefined;
   now: Date;
@@ -46,21 +53,44 @@ export class SubmissionVoidedError extends Error {
 export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submission: BulkSubmission): Promise<SubmitResult> {
   const { userId, now } = submission;
   const requestId = submission.requestId ?? randomUUID();
-  const record: BulkRecordFields = {
-    requestId,
-    userId,
+  const record = newRequestRecord({ ...submission, requestId, queued: submission.valid.length, failed: submission.invalid.length });
+  const [created, id] = await redis.bulkSubmit(
+    ...queueKeys(keys, userId, requestId, submission.idempotencyKey),
+    ...queueArgs(userId, requestId, now, submission.idempotencyKey, record),
+    submission.invalid.length,
+    ...submission.invalid.map((item) => JSON.stringify(item)),
+    ...submission.valid.map(queuedItemEntry),
+  );
+  return submitOutcome(redis, keys, userId, created, id);
+}
+
+/** A valid item as the items list holds it (QueuedItemSchema): its index, the book, and its row in a file. */
+export const queuedItemEntry = ({ index, book, row }: ValidItem) =>
+  JSON.stringify(row === undefined ? { i: index, b: book } : { i: index, b: book, r: row });
+
+/** The new request's record, as both kinds of submit store it. */
+export function newRequestRecord(
+  submission: Pick<BulkSubmission, 'userId' | 'now' | 'traceparent' | 'submitted'> & { requestId: string; queued: number; failed: number },
+): BulkRecordFields {
+  return {
+    requestId: submission.requestId,
+    userId: submission.userId,
     stage: 'queued',
     submitted: String(submission.submitted),
-    queued: String(submission.valid.length),
+    queued: String(submission.queued),
     inserted: '0',
-    failed: String(submission.invalid.length),
+    failed: String(submission.failed),
     attempts: '0',
-    queuedAt: now.toISOString(),
+    queuedAt: submission.now.toISOString(),
     nextItem: '0',
     ...(submission.traceparent ? { traceparent: submission.traceparent } : {}),
   };
-  const keyHash = submission.idempotencyKey ? createHash('sha256').update(submission.idempotencyKey).digest('hex').slice(0, 32) : '-';
-  const [created, id] = await redis.bulkSubmit(
+}
+
+/** KEYS 1-8 of SUBMIT and COMMIT_STAGED (submit-scripts.ts). */
+export function queueKeys(keys: RedisKeys, userId: string, requestId: string, idempotencyKey: string | undefined): string[] {
+  const keyHash = idempotencyKey ? createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 32) : '-';
+  return [
     keys.bulkQueue(userId),
     keys.bulkItems(userId, requestId),
     keys.bulkRequest(userId, requestId),
@@ -69,15 +99,22 @@ export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submissio
     keys.bulkIdempotency(userId, keyHash),
     keys.bulkPending(),
     keys.bulkVoid(userId, requestId),
+  ];
+}
+
+/** ARGV 1-5 of SUBMIT and COMMIT_STAGED. */
+export function queueArgs(userId: string, requestId: string, now: Date, idempotencyKey: string | undefined, record: BulkRecordFields) {
+  return [
     requestId,
     requestMember(userId, requestId),
     now.getTime(),
-    submission.idempotencyKey ? IDEMPOTENCY_TTL_SECONDS : '',
+    idempotencyKey ? IDEMPOTENCY_TTL_SECONDS : '',
     JSON.stringify(record),
-    submission.invalid.length,
-    ...submission.invalid.map((item) => JSON.stringify(item)),
-    ...submission.valid.map(({ index, book }) => JSON.stringify({ i: index, b: book })),
-  );
+  ];
+}
+
+/** What both kinds of submit answer once the script has run. */
+export async function submitOutcome(redis: Redis, keys: RedisKeys, userId: string, created: number, id: string): Promise<SubmitResult> {
   if (created === -1) throw new SubmissionVoidedError(id);
   if (created === 1) await pruneHistory(redis, keys, userId);
   return { requestId: id, created: created === 1 };

@@ -1,5 +1,5 @@
-// The Lua of every bulk request transition: submit, start, chunk progress, finish, attempt failed
-// (retry or give up), cancel, report sent, report completed, report failed. Each is one script, so an
+// The Lua of every bulk request transition after its submit (submit-scripts.ts): start, chunk
+// progress, finish, attempt failed (retry or give up), cancel, report sent, report completed, report failed. Each is one script, so an
 // observer never sees one half done, and each is idempotent: ioredis re-sends commands that were in
 // flight when a connection dropped, and a command timeout does not mean the script did not run, so
 // applying a transition twice must have the effect of applying it once. Every script that changes a
@@ -81,58 +81,6 @@ local function release_reported(status, pending, user_id, first)
   end
   return released
 end`;
-
-// KEYS: queue, items, record, failures, history, idempotency, pending (global), void
-// ARGV: requestId, member, queuedAtMs, idempotencyTtl ('' = no key), record JSON (string values),
-//       failure count F, F failures, then the items. Pushes go 1000 at a time: Lua's unpack is bounded.
-// A replay finds the record and stores nothing again; a request voided by settle() is never stored.
-const SUBMIT = `
-if redis.call('EXISTS', KEYS[8]) == 1 then return {-1, ARGV[1]} end
-if ARGV[4] ~= '' then
-  local existing = redis.call('GET', KEYS[6])
-  if existing then return {existing == ARGV[1] and 1 or 0, existing} end
-end
-if redis.call('EXISTS', KEYS[3]) == 1 then return {1, ARGV[1]} end
-local record = cjson.decode(ARGV[5])
-local fields = {}
-for k, v in pairs(record) do
-  fields[#fields + 1] = k
-  fields[#fields + 1] = v
-end
-redis.call('HSET', KEYS[3], unpack(fields))
-local function push_all(key, first, last)
-  local s = first
-  while s <= last do
-    local e = math.min(s + 999, last)
-    redis.call('RPUSH', key, unpack(ARGV, s, e))
-    s = e + 1
-  end
-end
-local f = tonumber(ARGV[6])
-push_all(KEYS[4], 7, 6 + f)
-push_all(KEYS[2], 7 + f, #ARGV)
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
-if ARGV[4] ~= '' then redis.call('SET', KEYS[6], ARGV[1], 'EX', ARGV[4]) end
-return {1, ARGV[1]}`;
-
-// KEYS: history, then the records of the ids in ARGV. Drops the ids whose record has expired. The
-// history's housekeeping runs after each submit, where the history grows, so that listing it never
-// writes. A separate command rather than part of SUBMIT: its keys come from a read of the history,
-// and a submit must stay one command (see settleBulkSubmission).
-const PRUNE_HISTORY = `
-for i = 1, #ARGV do
-  if redis.call('EXISTS', KEYS[1 + i]) == 0 then redis.call('ZREM', KEYS[1], ARGV[i]) end
-end
-return 1`;
-
-// KEYS: record, void. ARGV: void ttl s. After a submit whose answer was lost: 1 if it was stored,
-// else 0, and it never will be (a submit still in flight, or re-sent later, finds the void mark).
-const SETTLE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1])
-return 0`;
 
 // KEYS: lease, record. ARGV: token, now ISO, lease ms. 0: the request is past processing.
 const START = `${LEASE_CHECK}
@@ -353,9 +301,6 @@ return {attempt, 1}`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    bulkSubmit(...args: (string | number)[]): Result<[number, string], Context>;
-    bulkPruneHistory(...args: (string | number)[]): Result<number, Context>;
-    bulkSettle(record: string, voided: string, ttlSeconds: number): Result<number, Context>;
     bulkStart(lease: string, record: string, token: string, nowIso: string, leaseMs: number): Result<number, Context>;
     bulkRecordProgress(...args: (string | number)[]): Result<number, Context>;
     bulkFinish(...args: (string | number)[]): Result<number, Context>;
@@ -368,9 +313,6 @@ declare module 'ioredis' {
 }
 
 export const requestTransitionScripts = [
-  defineScript('bulkSubmit', 8, SUBMIT),
-  defineScript('bulkPruneHistory', undefined, PRUNE_HISTORY),
-  defineScript('bulkSettle', 2, SETTLE),
   defineScript('bulkStart', 2, START),
   defineScript('bulkRecordProgress', 3, RECORD_PROGRESS),
   defineScript('bulkFinish', 9, FINISH),

@@ -97,6 +97,7 @@ export function loadApiConfig(source: Source) {
       cron: readBulkCron(e),
       maxBooks: e.BULK_MAX_BOOKS,
       bodyLimit: e.BULK_BODY_LIMIT,
+      maxRows: e.BULK_MAX_ROWS,
       recordTtlSeconds: readRecordTtlSeconds(e),
     },
     report: { cron: readReportCron(e), retentionMs: readReportRetentionMs(e) },

@@ -39,6 +39,14 @@ export interface RedisKeys {
   /** String: a report worker's lease on resending one stored report (a random token, PX expiry). */
   reportResendLease(userId: string, reportId: string): string;
 
+  /** Hash: a file upload being staged (POST /books/bulk with CSV or NDJSON): `batches` appended so far.
+   * The three staging keys share the upload's TTL, renewed by each batch, so an abandoned upload disappears. */
+  bulkStaging(userId: string, requestId: string): string;
+  /** List: the staged upload's valid books, as bulkItems will hold them once committed. TTL: see bulkStaging. */
+  bulkStagedItems(userId: string, requestId: string): string;
+  /** List: the staged upload's failed rows, as bulkFailures will hold them once committed. TTL: see bulkStaging. */
+  bulkStagedFailures(userId: string, requestId: string): string;
+
   /** Sorted set, global: `userId:requestId` of every queued or processing request, scored by queued time. */
   bulkPending(): string;
   /** Sorted set, global: users whose bulk_status awaits a report, scored by first processed time. */
@@ -96,6 +104,10 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     reportLease: (userId) => user('report_lease', userId),
     reportResendThrottle: (userId) => user('report_resend_throttle', userId),
     reportResendLease: (userId, reportId) => `${user('report_resend_lease', userId)}:${reportId}`,
+
+    bulkStaging: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}`,
+    bulkStagedItems: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}:items`,
+    bulkStagedFailures: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}:failures`,
 
     bulkPending: () => `${prefix}bulk_pending`,
     reportPending: () => `${prefix}report_pending`,

@@ -4,6 +4,7 @@
 import type { Redis } from 'ioredis';
 import { accountMailScripts } from '../account-mail/outbox.js';
 import { redriveScripts } from '../bulk/redrive.js';
+import { submitScripts } from '../bulk/submit-scripts.js';
 import { requestTransitionScripts } from '../bulk/transition-scripts.js';
 import { booksCacheScripts } from '../cache/books-cache.js';
 import { reportResendScripts } from '../reports/resend-queue.js';
@@ -14,6 +15,7 @@ import { type RedisScript, registerScripts } from './scripts.js';
 export const ALL_SCRIPTS: readonly RedisScript[] = [
   ...leaseScripts,
   ...booksCacheScripts,
+  ...submitScripts,
   ...requestTransitionScripts,
   ...redriveScripts,
   ...rateLimitScripts,

@@ -34,11 +34,14 @@ export function normalizeBookFields<T extends BookUpdate>(input: T, now = new Da
 const bookInputValidator = Compile(BookInputSchema);
 const BOOK_FIELDS = Object.keys(BookInputSchema.properties);
 
+/** Why an item is not a book: a readable reason, and the field it is first about (for a file's column). */
+export type BookInputFailure = { ok: false; reason: string; field?: string };
+
 /**
  * Validates one untrusted item (a bulk import entry): same schema and rules as POST /books,
  * unknown properties dropped. Returns a readable reason instead of throwing.
  */
-export function parseBookInput(item: unknown, now = new Date()): { ok: true; value: BookInput } | { ok: false; reason: string } {
+export function parseBookInput(item: unknown, now = new Date()): { ok: true; value: BookInput } | BookInputFailure {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return { ok: false, reason: 'must be an object with title and author' };
   }
@@ -47,12 +50,24 @@ export function parseBookInput(item: unknown, now = new Date()): { ok: true; val
   const cleaned: Record<string, unknown> = {};
   for (const field of BOOK_FIELDS) if (Object.hasOwn(item, field)) cleaned[field] = (item as Record<string, unknown>)[field];
   if (!bookInputValidator.Check(cleaned)) {
-    const reasons = bookInputValidator.Errors(cleaned).map(describeError);
-    return { ok: false, reason: [...new Set(reasons)].slice(0, 3).join('; ') };
+    const errors = bookInputValidator.Errors(cleaned);
+    const reasons = errors.map(describeError);
+    return withField({ ok: false, reason: [...new Set(reasons)].slice(0, 3).join('; ') }, errors[0] && errorField(errors[0]));
   }
   const normalized = normalizeBookFields(cleaned, now);
-  if (!normalized.ok) return { ok: false, reason: normalized.details.map((d) => `${d.path.slice(1)} ${d.message}`).join('; ') };
+  if (!normalized.ok)
+    return withField(
+      { ok: false, reason: normalized.details.map((d) => `${d.path.slice(1)} ${d.message}`).join('; ') },
+      normalized.details[0]?.path.slice(1),
+    );
   return { ok: true, value: normalized.value };
+}
+
+const withField = (failure: BookInputFailure, field: string | undefined): BookInputFailure => (field ? { ...failure, field } : failure);
+
+function errorField(error: { instancePath: string; keyword: string; params?: unknown }): string | undefined {
+  if (error.keyword === 'required') return (error.params as { requiredProperties?: string[] } | undefined)?.requiredProperties?.[0];
+  return error.instancePath.split('/')[1] || undefined;
 }
 
 function describeError(error: { instancePath: string; keyword: string; message: string; params?: unknown }): string {

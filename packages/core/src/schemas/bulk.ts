@@ -36,6 +36,37 @@ export const BulkAcceptedSchema = Type.Object({
     estimatedReportTime: Type.String({ description: 'time until the report run after that' }),
     estimatedProcessingAt: Timestamp,
     estimatedReportAt: Timestamp,
+    ignoredColumns: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'CSV: the header columns that name no field of a book, as written; their cells were ignored',
+      }),
+    ),
+    uploadId: Type.Optional(
+      Type.String({ format: 'uuid', description: 'POST /books/upload: the requestId, for GET /books/upload/{uploadId}' }),
+    ),
+  }),
+});
+
+/** One item's verdict in a dry run: would it go in, and if not, why (the worker's wording for duplicates). */
+export const BulkVerdictSchema = Type.Object({
+  index: Type.Integer({ description: "the item's position in the import (0-based)" }),
+  row: Type.Optional(Type.Integer({ description: 'files: the row as a spreadsheet shows it (header = 1)' })),
+  ok: Type.Boolean(),
+  column: Type.Optional(Type.String({ description: 'the field or column a refusal is about' })),
+  reason: Type.Optional(Type.String()),
+});
+export type BulkVerdict = Static<typeof BulkVerdictSchema>;
+
+/** POST /books/bulk?dryRun=true: nothing is queued. */
+export const BulkDryRunSchema = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Object({
+    dryRun: Type.Literal(true),
+    submitted: Type.Integer(),
+    valid: Type.Integer({ description: 'items that would go in' }),
+    invalid: Type.Integer({ description: 'items that would fail, duplicates of the collection or of the import included' }),
+    ignoredColumns: Type.Optional(Type.Array(Type.String())),
+    items: Type.Array(BulkVerdictSchema, { description: 'one verdict per item, in order' }),
   }),
 });
 
@@ -202,9 +233,10 @@ export const BulkRequestEventSchema = Type.Object({
 });
 export type BulkRequestEvent = Static<typeof BulkRequestEventSchema>;
 
-/** A queued item as stored in Redis: `{ i: index, b: book }`. Re-validated when the worker reads it. */
+/** A queued item as stored in Redis: `{ i: index, b: book, r?: row in the file }`. Re-validated when the worker reads it. */
 export const QueuedItemSchema = Type.Object({
   i: Type.Integer({ minimum: 0 }),
+  r: Type.Optional(Type.Integer({ minimum: 1 })),
   b: Type.Object({
     title: Type.String({ minLength: 1 }),
     author: Type.String({ minLength: 1 }),

@@ -67,10 +67,10 @@ const booksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const field = booksCacheField(request.query);
       const cached = await app.booksCache.read(userId, field);
       if (cached.value !== null) {
-        app.metrics.cacheRequests.inc({ result: 'hit' });
+        app.metrics.cacheHits.inc();
         return sendPage(reply, 'HIT', cached.value);
       }
-      app.metrics.cacheRequests.inc({ result: 'miss' });
+      app.metrics.cacheMisses.inc();
       const page = JSON.stringify(await listBooks(app.db, userId, request.query));
       await app.booksCache.fill(userId, field, pageBody('cache', page), cached.gen);
       return sendPage(reply, 'MISS', pageBody('database', page));
