@@ -16,6 +16,7 @@ import authRoutes from './routes/auth/index.js';
 import booksRoutes from './routes/books/index.js';
 import healthRoutes from './routes/health/index.js';
 import meRoutes from './routes/me/index.js';
+import reportRoutes from './routes/reports/index.js';
 
 export interface BuildOptions {
   /** Overrides the pino options derived from config (tests pass `false`). */
@@ -76,6 +77,7 @@ export async function buildApp(config: ApiConfig, options: BuildOptions = {}) {
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(authRoutes, { prefix: '/auth', refreshRaceGraceMs: options.refreshRaceGraceMs });
   await app.register(booksRoutes, { prefix: '/books' });
+  await app.register(reportRoutes, { prefix: '/reports' });
   await app.register(adminRoutes, { prefix: '/admin' });
   await app.register(meRoutes, { prefix: '/me', resolveHost: options.resolveHost });
 

@@ -5,6 +5,7 @@ import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
 import { packageVersion, runOnce, runScheduled, startWorkerOps } from '@books/core/worker';
 import { runAccountMailPass } from './jobs/account-mail-pass.js';
 import { runReportPass } from './jobs/report-pass.js';
+import { runReportResendPass } from './jobs/report-resend-pass.js';
 import { runWebhookPass } from './jobs/webhook-pass.js';
 import { createReportDeps } from './wiring.js';
 
@@ -29,6 +30,12 @@ const worker = {
       name: 'webhooks',
       cron: config.webhooks.cron,
       pass: (signal: AbortSignal) => runWebhookPass(deps.webhooks, signal),
+    },
+    // A resend is asked for by a user who waits for it: the same few seconds.
+    {
+      name: 'report-resends',
+      cron: config.report.accountMailCron,
+      pass: (signal: AbortSignal) => runReportResendPass(deps, signal),
     },
   ],
   close: () => deps.close(),

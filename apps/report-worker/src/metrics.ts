@@ -10,6 +10,9 @@ export interface ReportMetrics {
   reportsSent: Counter;
   reportsRetried: Counter;
   reportsFailed: Counter;
+  /** Resends of stored reports by outcome: sent, failed. */
+  reportResends: Counter<'outcome'>;
+  expiredReportsDeleted: Counter;
   renderDuration: Histogram;
   smtpSendDuration: Histogram;
   /** Webhook attempts by outcome: delivered, retry_later, failed. */
@@ -70,6 +73,17 @@ export function createReportMetrics(
     reportsFailed: new Counter({
       name: 'books_reports_failed_total',
       help: 'Reports given up (attempts exhausted or a permanent failure): their requests are marked failed',
+      registers,
+    }),
+    reportResends: new Counter({
+      name: 'books_report_resends_total',
+      help: 'Resends of stored reports asked for by their owners, by outcome: sent (the SMTP server accepted it) or failed (given up)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    expiredReportsDeleted: new Counter({
+      name: 'books_reports_expired_deleted_total',
+      help: 'Stored reports deleted past their expiry (REPORT_RETENTION_DAYS)',
       registers,
     }),
     renderDuration: new Histogram({

@@ -67,6 +67,7 @@ export function createReportDeps(
       pdfOutputDir: config.pdf.outputDir,
       cleanupAfterSend: config.pdf.cleanupAfterSend,
       requireVerifiedEmail: config.report.requireVerifiedEmail,
+      retentionMs: config.report.retentionMs,
     },
     accountMail: {
       redis,

@@ -134,6 +134,15 @@ describe('the per-process config loaders', () => {
     expect(text).not.toContain('\n');
   });
 
+  it('give the API and the report worker the same report retention, 30 days unless REPORT_RETENTION_DAYS says otherwise', () => {
+    for (const load of [loadApiConfig, loadReportWorkerConfig]) {
+      expect(load({}).report.retentionMs).toBe(30 * 86_400_000);
+      expect(load({ REPORT_RETENTION_DAYS: '7' }).report.retentionMs).toBe(7 * 86_400_000);
+      expect(fail({ REPORT_RETENTION_DAYS: '0' }, load)).toContain('REPORT_RETENTION_DAYS must be');
+    }
+    expect('REPORT_RETENTION_DAYS' in variablesByProcess['bulk-worker']).toBe(false);
+  });
+
   it('names the allowed range of a number out of range, as the schema enforces it', () => {
     expect(fail({ RATE_LIMIT_MAX: '1000000000' })).toBe(
       'Invalid configuration: RATE_LIMIT_MAX must be requests allowed per window and client IP, an integer from 1 to 10,000,000 (got 1000000000)',

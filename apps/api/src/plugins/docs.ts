@@ -21,6 +21,7 @@ export default fp(
           { name: 'books', description: "The caller's books" },
           { name: 'bulk', description: 'Bulk imports, processed later by the bulk worker' },
           { name: 'webhooks', description: "The caller's completion webhook (Standard Webhooks) and its deliveries" },
+          { name: 'reports', description: 'Report emails kept with their PDFs, and resends' },
           { name: 'admin', description: 'Operations' },
           { name: 'health', description: 'Probes' },
         ],

@@ -1,10 +1,15 @@
-// One pass of the report worker: every user whose status awaits a report, a few at a time.
+// One pass of the report worker: every user whose status awaits a report, a few at a time; then
+// a batch of stored reports past their retention is deleted.
 import { readTraceparents } from '@books/core/bulk';
+import { deleteExpiredReports } from '@books/core/db';
 import { inSpan, isTracing } from '@books/core/telemetry';
 import { mapWithConcurrency } from '@books/core/worker';
 import { type ReportDeps, type ReportOutcome, reportUser } from './report-user.js';
 
-export type ReportPassSummary = Record<ReportOutcome | 'errored', number> & { users: number; durationMs: number };
+/** Stored reports deleted per pass at most: one short statement; a backlog goes in the next passes. */
+const EXPIRED_REPORTS_PER_PASS = 1000;
+
+export type ReportPassSummary = Record<ReportOutcome | 'errored', number> & { users: number; expiredReports: number; durationMs: number };
 
 export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new AbortController().signal): Promise<ReportPassSummary> {
   const started = performance.now();
@@ -31,12 +36,22 @@ export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new 
     skipped: 0,
     nothing: 0,
     errored: 0,
+    expiredReports: 0,
     durationMs: 0,
   };
   for (const outcome of outcomes) if (outcome) summary[outcome]++;
+  if (!signal.aborted) {
+    summary.expiredReports = await deleteExpiredReports(deps.db, deps.now(), deps.settings.retentionMs, EXPIRED_REPORTS_PER_PASS).catch(
+      (err: unknown) => {
+        deps.log.error({ err }, 'could not delete expired reports; the next pass tries again');
+        return 0;
+      },
+    );
+  }
   deps.metrics.reportsSent.inc(summary.sent);
   deps.metrics.reportsRetried.inc(summary.retry_later);
   deps.metrics.reportsFailed.inc(summary.failed);
+  deps.metrics.expiredReportsDeleted.inc(summary.expiredReports);
   summary.durationMs = Math.round(performance.now() - started);
   deps.log.info(summary, 'report pass done');
   return summary;

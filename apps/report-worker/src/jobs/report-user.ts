@@ -1,11 +1,12 @@
-// One user's report: under a lease (renewed while it works), build the PDF, send one email, record
-// that it was sent, and only then mark the requests completed and drop the status. A crash after
-// sending finds the "sent" record on the next pass and only cleans up, so the user is not emailed
-// twice; the record is written even if the lease was lost meanwhile, for the same reason.
+// One user's report: under a lease (renewed while it works), build the PDF, store it (row
+// `sending`), send one email, record that it was sent (Redis status, then the row), and only then
+// mark the requests completed and drop the status. A crash after sending finds the "sent" record on
+// the next pass and only cleans up, so the user is not emailed twice; the record is written even if
+// the lease was lost meanwhile, for the same reason.
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ReportScripts, readReportStatus, retryDelayMs } from '@books/core/bulk';
-import type { Database } from '@books/core/db';
+import { type Database, markReportSent, recordReportDeliveryFailure, saveReportSending } from '@books/core/db';
 import { acquireLease, LeaseLostError, type RedisKeys } from '@books/core/redis';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -31,6 +32,8 @@ export interface ReportSettings {
   cleanupAfterSend: boolean;
   /** REPORTS_REQUIRE_VERIFIED_EMAIL: a report waits until its owner's address is verified. */
   requireVerifiedEmail: boolean;
+  /** REPORT_RETENTION_DAYS: how long a stored report is kept. */
+  retentionMs: number;
 }
 
 export interface MailSender {
@@ -77,6 +80,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
       return 'nothing';
     }
     if (status.sent) {
+      await markReportSent(deps.db, status.sent.reportId, { messageId: status.sent.messageId, sentAt: deps.now() });
       await scripts.complete(userId, lease.token, {
         requestIds: status.sent.requestIds,
         completedAt: deps.now(),
@@ -113,17 +117,32 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
       const { data, failuresCsv } = gathered;
       const pdf = await deps.renderer.render(data);
       const filename = reportFileName(data);
+      const subject = reportSubject(data);
       if (settings.pdfOutputDir) {
         await mkdir(settings.pdfOutputDir, { recursive: true });
         pdfPath = join(settings.pdfOutputDir, filename);
         await writeFile(pdfPath, pdf);
       }
+      // Kept before the send, so that every email that may have gone out has its row; a retry
+      // updates the same row (the report id names the requests), with its own PDF.
+      await saveReportSending(deps.db, {
+        id: reportId,
+        userId,
+        requestIds,
+        messageId,
+        recipient: data.user.email,
+        subject,
+        filename,
+        pdf,
+        now: deps.now(),
+        retentionMs: settings.retentionMs,
+      });
       // Past this point the email may go out: not once another worker may be sending it too.
       if (!keeper.held()) throw new LeaseLostError('report', userId);
       const info = await deps.mailer.sendMail({
         from: settings.from,
         to: data.user.email,
-        subject: reportSubject(data),
+        subject,
         html: reportHtml(data),
         text: reportText(data),
         messageId,
@@ -143,13 +162,20 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
         lease.token,
         failureOf(deps, requestIds, reason, permanent, status.reportAttempts),
       );
+      // The requests' state (Redis) is what counts; a row left `sending` only shows a stale state.
+      await recordReportDeliveryFailure(deps.db, reportId, { error: reason, gaveUp: result.failed }).catch((dbErr: unknown) =>
+        log.warn({ err: dbErr, userId, reportId }, 'could not record the failed attempt on the stored report'),
+      );
       const context = { err, code, userId, reportId, attempts: result.attempts, permanent };
       if (result.failed) log.error(context, 'report could not be delivered; requests marked failed');
       else log.warn(context, 'report attempt failed; it stays pending and is retried with backoff');
       return result.failed ? 'failed' : 'retry_later';
     }
     // The server has the message: record it whoever holds the lease now (markSent needs none).
-    await scripts.markSent(userId, lease.token, { reportId, messageId, requestIds, sentAt: deps.now() });
+    const sentAt = deps.now();
+    await scripts.markSent(userId, lease.token, { reportId, messageId, requestIds, sentAt });
+    // After the Redis record: if this fails, the next pass finds "sent" there and records it here.
+    await markReportSent(deps.db, reportId, { messageId, sentAt });
     log.info({ userId, reportId, messageId, requests: requestIds.length, ...delivered }, 'report sent');
     await scripts.complete(userId, lease.token, { requestIds, completedAt: deps.now(), messageId });
     if (pdfPath && settings.cleanupAfterSend)

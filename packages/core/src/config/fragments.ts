@@ -119,6 +119,13 @@ export const RecordsEnv = {
 };
 export const readRecordTtlSeconds = (e: { BULK_RECORD_TTL_DAYS: number }) => e.BULK_RECORD_TTL_DAYS * 86_400;
 
+// Read by the report worker (it sets a stored report's expiry and deletes expired ones) and the API
+// (a report past it is gone, even before the worker's next pass deletes it).
+export const ReportRetentionEnv = {
+  REPORT_RETENTION_DAYS: Int(30, 1, 3650, 'days a sent report (its PDF included) stays listed and downloadable'),
+};
+export const readReportRetentionMs = (e: { REPORT_RETENTION_DAYS: number }) => e.REPORT_RETENTION_DAYS * 86_400_000;
+
 // Read by the API (it fills the cache) and the bulk worker (it invalidates it).
 export const CacheEnv = {
   CACHE_TTL_SECONDS: Int(300, 1, 86400, 'seconds a cached book list lives'),

@@ -191,6 +191,14 @@ export const reports = pgTable(
     resendCount: integer('resend_count').notNull().default(0),
     lastResendMessageId: text('last_resend_message_id'),
     lastResentAt: timestamp('last_resent_at', { withTimezone: true }),
+    // The latest resend asked for (POST /reports/:id/resend), taken in from the Redis queue by the
+    // report worker. A resend request is taken in only if it is newer than the one recorded, so a
+    // second copy of it never makes it pending again: one request, one email at most.
+    resendRequestId: uuid('resend_request_id'),
+    resendRequestedAt: timestamp('resend_requested_at', { withTimezone: true }),
+    // Null: never asked for.
+    resendState: text('resend_state', { enum: ['pending', 'sent', 'failed'] }),
+    resendError: text('resend_error'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
@@ -198,7 +206,9 @@ export const reports = pgTable(
     index('reports_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     index('reports_request_ids_idx').using('gin', t.requestIds),
     index('reports_expires_idx').on(t.expiresAt),
+    index('reports_resend_pending_idx').on(t.resendRequestedAt).where(sql`${t.resendState} = 'pending'`),
     check('reports_delivery_state_check', sql`${t.deliveryState} in ('sending', 'sent', 'failed')`),
+    check('reports_resend_state_check', sql`${t.resendState} in ('pending', 'sent', 'failed')`),
   ],
 );
 export type ReportRow = typeof reports.$inferSelect;

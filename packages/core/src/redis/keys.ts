@@ -33,6 +33,11 @@ export interface RedisKeys {
   bulkVoid(userId: string, requestId: string): string;
   /** String: the report worker's lease on this user's report (a random token, PX expiry). */
   reportLease(userId: string): string;
+  /** String: the id of the user's last resend request (POST /reports/:id/resend); while it lives the
+   * user may ask for no other. PX expiry (the throttle window). */
+  reportResendThrottle(userId: string): string;
+  /** String: a report worker's lease on resending one stored report (a random token, PX expiry). */
+  reportResendLease(userId: string, reportId: string): string;
 
   /** Hash: a file upload being staged (POST /books/bulk with CSV or NDJSON): `batches` appended so far.
    * The three staging keys share the upload's TTL, renewed by each batch, so an abandoned upload disappears. */
@@ -53,6 +58,10 @@ export interface RedisKeys {
    * completed, failed or cancelled, pushed by the transition that moved it there. The report worker
    * drains it into Postgres (webhook deliveries); events of users without a webhook are dropped there. */
   webhookEvents(): string;
+
+  /** List, global: resend requests (JSON `ReportResendRequest`, schemas/reports.ts) pushed by the API,
+   * oldest first. The report worker records each on its report row in Postgres, then removes it. */
+  reportResendQueue(): string;
 
   /** Sorted set, global: `kind:id` of every worker replica that sent a heartbeat, scored by when
    * that heartbeat expires (ms); writers trim the expired ones. */
@@ -93,6 +102,8 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkIdempotency: (userId, keyHash) => `${user('bulk_idempotency', userId)}:${keyHash}`,
     bulkVoid: (userId, requestId) => `${user('bulk_void', userId)}:${requestId}`,
     reportLease: (userId) => user('report_lease', userId),
+    reportResendThrottle: (userId) => user('report_resend_throttle', userId),
+    reportResendLease: (userId, reportId) => `${user('report_resend_lease', userId)}:${reportId}`,
 
     bulkStaging: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}`,
     bulkStagedItems: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}:items`,
@@ -102,6 +113,7 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     reportPending: () => `${prefix}report_pending`,
     bulkFailed: () => `${prefix}bulk_failed`,
     webhookEvents: () => `${prefix}webhook_events`,
+    reportResendQueue: () => `${prefix}report_resends`,
 
     workers: () => `${prefix}workers`,
     workerHeartbeat: (kind, workerId) => `${prefix}worker:${kind}:${workerId}`,

@@ -7,6 +7,7 @@ import { redriveScripts } from '../bulk/redrive.js';
 import { submitScripts } from '../bulk/submit-scripts.js';
 import { requestTransitionScripts } from '../bulk/transition-scripts.js';
 import { booksCacheScripts } from '../cache/books-cache.js';
+import { reportResendScripts } from '../reports/resend-queue.js';
 import { leaseScripts } from './lease.js';
 import { rateLimitScripts } from './rate-limit-script.js';
 import { type RedisScript, registerScripts } from './scripts.js';
@@ -19,6 +20,7 @@ export const ALL_SCRIPTS: readonly RedisScript[] = [
   ...redriveScripts,
   ...rateLimitScripts,
   ...accountMailScripts,
+  ...reportResendScripts,
 ];
 
 /** Defines every script on a client; createRedisClient does it, so only clients made otherwise (tests) call it. */

@@ -9,5 +9,6 @@ export * from './books.js';
 export * from './bulk.js';
 export * from './common.js';
 export * from './isbn.js';
+export * from './reports.js';
 export * from './webhooks.js';
 export * from './workers.js';

@@ -1,5 +1,5 @@
 // A caller's bulk requests as resources: the list (GET /books/bulk), cancel (DELETE
-// /books/bulk/:id), and the failed items, paged as JSON or streamed as CSV.
+// /books/bulk/:id), the failed items, paged as JSON or streamed as CSV, and the report that covered one.
 import {
   cancelBulkRequest,
   listBulkRequestPage,
@@ -8,10 +8,12 @@ import {
   readFailedItemsPage,
   type StoredBulkRequest,
 } from '@books/core/bulk';
+import { findReportForRequest } from '@books/core/db';
 import {
   BulkCancelResponseSchema,
   BulkListQuerySchema,
   BulkListResponseSchema,
+  BulkRequestReportResponseSchema,
   ErrorResponseSchema,
   FailuresPageSchema,
   FailuresQuerySchema,
@@ -21,6 +23,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AppError, notFound, queueUnreadable } from '../../errors.js';
 import { failuresCsv } from '../../services/failures-csv.js';
+import { publicReport, reportPdfUrl, reportUrl } from '../../services/report-view.js';
 
 const security = [{ bearerAuth: [] }];
 const errors = {
@@ -118,6 +121,42 @@ const bulkRequestRoutes: FastifyPluginAsyncTypebox = async (app) => {
         message: `Cancelled: ${record.inserted} of ${record.submitted} books had been added; the rest will not be. It is in your next report email.`,
         data: publicBulkRequest(record),
       };
+    },
+  );
+
+  app.get(
+    '/bulk/:requestId/report',
+    {
+      schema: {
+        tags: ['bulk', 'reports'],
+        summary: 'The report email that covered this bulk request, with links to it and its PDF',
+        description:
+          'The latest report kept (REPORT_RETENTION_DAYS) whose requests include this one; it may outlive the request’s own record. 404 REPORT_NOT_YET_SENT while the request awaits its report, REPORT_EXPIRED once its report is no longer kept; 404 NOT_FOUND for an unknown id, another user’s, or one whose report and record are both gone.',
+        security,
+        params,
+        response: { 200: BulkRequestReportResponseSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const userId = request.identity!.id;
+      const { requestId } = request.params;
+      const retentionMs = config.report.retentionMs;
+      const report = await findReportForRequest(app.db, { userId, requestId, now: new Date(), retentionMs });
+      if (report) {
+        return {
+          success: true as const,
+          data: publicReport(report, retentionMs),
+          links: { self: reportUrl(report.id), pdf: reportPdfUrl(report.id) },
+        };
+      }
+      const record = await ownRequest(userId, requestId, request.log);
+      if (record.reportMessageId)
+        throw new AppError(404, 'REPORT_EXPIRED', 'The report of this request is no longer kept (REPORT_RETENTION_DAYS).');
+      throw new AppError(
+        404,
+        'REPORT_NOT_YET_SENT',
+        `No report covers this request yet: it is ${record.stage.replaceAll('_', ' ')}. Its report is emailed after it is processed.`,
+      );
     },
   );
 
