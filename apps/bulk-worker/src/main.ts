@@ -2,7 +2,7 @@
 // metrics. The work is in jobs/.
 import { loadBulkWorkerConfigOrExit } from '@books/core/config';
 import { createLogger, exitIfServersTooOld } from '@books/core/runtime';
-import { packageVersion, runOnce, runScheduled, startWorkerOps } from '@books/core/worker';
+import { packageVersion, runOnce, runScheduled, startWorkerOpsOrExit } from '@books/core/worker';
 import { runBulkPass } from './jobs/bulk-pass.js';
 import { createBulkDeps } from './wiring.js';
 
@@ -22,20 +22,15 @@ const worker = {
 await exitIfServersTooOld({ sql: deps.sql, redis: deps.redis }, log);
 if (process.argv.includes('--once')) process.exitCode = await runOnce(worker);
 else {
-  const ops = await startWorkerOps({
+  const ops = await startWorkerOpsOrExit({
     kind: 'bulk-worker',
     version: packageVersion(new URL('../package.json', import.meta.url)),
     redis: deps.redis,
     keys: deps.keys,
     pingPostgres: () => deps.sql`select 1`,
     registry: deps.registry,
-    metrics: config.metrics,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    healthCheckTimeoutMs: config.healthCheckTimeoutMs,
+    config,
     log,
-  }).catch((err: unknown) => {
-    log.error({ err, port: config.metrics.port }, 'could not start the metrics listener (METRICS_PORT)');
-    process.exit(1);
   });
   runScheduled({ ...worker, ops });
 }

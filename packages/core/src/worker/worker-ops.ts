@@ -10,6 +10,13 @@ import type { RedisKeys } from '../redis/keys.js';
 import type { WorkerKind } from '../schemas/workers.js';
 import { createHeartbeat } from './heartbeat.js';
 
+/** The part of a worker's config the ops read (both workers' loaders give it). */
+export interface WorkerOpsConfig {
+  metrics: { host: string; port: number };
+  heartbeatIntervalMs: number;
+  healthCheckTimeoutMs: number;
+}
+
 export interface WorkerOpsOptions {
   kind: WorkerKind;
   version: string;
@@ -18,9 +25,7 @@ export interface WorkerOpsOptions {
   /** Resolves when Postgres answers. */
   pingPostgres(): Promise<unknown>;
   registry: Registry;
-  metrics: { host: string; port: number };
-  heartbeatIntervalMs: number;
-  healthCheckTimeoutMs: number;
+  config: WorkerOpsConfig;
   log: Logger;
 }
 
@@ -46,10 +51,10 @@ export async function startWorkerOps(options: WorkerOpsOptions): Promise<WorkerO
     keys: options.keys,
     kind: options.kind,
     version: options.version,
-    intervalMs: options.heartbeatIntervalMs,
+    intervalMs: options.config.heartbeatIntervalMs,
     log,
   });
-  const check = (probe: () => Promise<unknown>) => answersWithin(probe, options.healthCheckTimeoutMs);
+  const check = (probe: () => Promise<unknown>) => answersWithin(probe, options.config.healthCheckTimeoutMs);
   const readiness = async (): Promise<Readiness> => {
     const [redis, postgres] = await Promise.all([check(() => options.redis.ping()), check(options.pingPostgres)]);
     const checks = {
@@ -59,7 +64,7 @@ export async function startWorkerOps(options: WorkerOpsOptions): Promise<WorkerO
     };
     return { ready: Object.values(checks).every((state) => state === 'ok'), checks };
   };
-  const server = await startOpsServer({ ...options.metrics, registry: options.registry, log, readiness });
+  const server = await startOpsServer({ ...options.config.metrics, registry: options.registry, log, readiness });
   await heartbeat.start();
   return {
     workerId: heartbeat.id,
@@ -77,6 +82,14 @@ export async function startWorkerOps(options: WorkerOpsOptions): Promise<WorkerO
       await server.close();
     },
   };
+}
+
+/** For main.ts: the ops, or one log line and exit code 1 when the metrics port cannot be had. */
+export function startWorkerOpsOrExit(options: WorkerOpsOptions): Promise<WorkerOps> {
+  return startWorkerOps(options).catch((err: unknown) => {
+    options.log.error({ err, port: options.config.metrics.port }, 'could not start the metrics listener (METRICS_PORT)');
+    process.exit(1);
+  });
 }
 
 /** 'ok', 'timed out' or 'unreachable': the probe's answer never carries a driver's message. */
