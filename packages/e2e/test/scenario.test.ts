@@ -123,6 +123,11 @@ it('three users import at once; each gets exactly their valid books and one repo
     pendingReports: 0,
     failedRequests: 0,
     oldestPendingAgeSeconds: null,
+    // The one replica of each worker this scenario runs, alive and passing.
+    workers: {
+      'bulk-worker': expect.objectContaining({ alive: 1, problem: null }),
+      'report-worker': expect.objectContaining({ alive: 1, problem: null }),
+    },
   });
   expect((await system.api('GET', '/admin/stats', { token: alice!.token })).status).toBe(403);
 });
