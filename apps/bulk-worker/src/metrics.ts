@@ -79,16 +79,19 @@ export function createBulkMetrics(registry: Registry, source: { redis: Redis; ke
   };
 }
 
-/** Σ (queued − nextItem) over the pending requests: one HMGET per pending request, no KEYS. */
+/** Σ (queued − nextItem) over the pending requests: no KEYS, one round trip for all their records. */
 async function pendingBooks(redis: Redis, keys: RedisKeys): Promise<number> {
   const members = await redis.zrange(keys.bulkPending(), 0, -1);
-  const counts = await Promise.all(
-    members.map(async (member) => {
-      const parsed = parseRequestMember(member);
-      if (!parsed) return 0;
-      const [queued, nextItem] = await redis.hmget(keys.bulkRequest(parsed.userId, parsed.requestId), 'queued', 'nextItem');
-      return Math.max(0, Number(queued ?? 0) - Number(nextItem ?? 0));
-    }),
-  );
-  return counts.reduce((sum, n) => sum + n, 0);
+  const pipeline = redis.pipeline();
+  for (const member of members) {
+    const parsed = parseRequestMember(member);
+    if (parsed) pipeline.hmget(keys.bulkRequest(parsed.userId, parsed.requestId), 'queued', 'nextItem');
+  }
+  let books = 0;
+  for (const [err, fields] of (await pipeline.exec()) ?? []) {
+    if (err) throw err;
+    const [queued, nextItem] = fields as (string | null)[];
+    books += Math.max(0, Number(queued ?? 0) - Number(nextItem ?? 0));
+  }
+  return books;
 }

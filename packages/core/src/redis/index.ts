@@ -5,3 +5,4 @@ export * from './lease.js';
 export * from './rate-limit-script.js';
 export * from './script-registry.js';
 export * from './scripts.js';
+export * from './work-list.js';

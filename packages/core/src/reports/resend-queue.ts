@@ -8,6 +8,7 @@ import type { Redis, Result } from 'ioredis';
 import Compile from 'typebox/compile';
 import type { RedisKeys } from '../redis/keys.js';
 import { defineScript } from '../redis/scripts.js';
+import { peekJsonList, removeListEntries } from '../redis/work-list.js';
 import type { ReportResendRequest } from '../schemas/reports.js';
 import { ReportResendRequestSchema } from '../schemas/reports.js';
 
@@ -69,23 +70,12 @@ const requestValidator = Compile(ReportResendRequestSchema);
 
 /** The worker's side: the oldest `limit` requests, left in place until removeResendRequests. */
 export async function readResendRequests(redis: Redis, keys: RedisKeys, limit: number): Promise<QueuedResend[]> {
-  const raws = await redis.lrange(keys.reportResendQueue(), 0, limit - 1);
-  return raws.map((raw) => {
-    let parsed: unknown = null;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      parsed = null;
-    }
-    return { raw, request: requestValidator.Check(parsed) ? parsed : null };
-  });
+  const peeked = await peekJsonList(redis, keys.reportResendQueue(), limit, (value): value is ReportResendRequest =>
+    requestValidator.Check(value),
+  );
+  return peeked.map(({ raw, value }) => ({ raw, request: value }));
 }
 
 /** Removes exactly these entries (one copy each), once they are recorded in Postgres. */
-export async function removeResendRequests(redis: Redis, keys: RedisKeys, raws: readonly string[]): Promise<void> {
-  if (!raws.length) return;
-  const multi = redis.multi();
-  for (const raw of raws) multi.lrem(keys.reportResendQueue(), 1, raw);
-  const replies = await multi.exec();
-  for (const [err] of replies ?? []) if (err) throw err;
-}
+export const removeResendRequests = (redis: Redis, keys: RedisKeys, raws: readonly string[]): Promise<void> =>
+  removeListEntries(redis, keys.reportResendQueue(), raws);

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
 import type { RedisKeys } from '../redis/keys.js';
+import { peekJsonList, removeListEntries } from '../redis/work-list.js';
 import { type WebhookEvent, WebhookEventSchema, type WebhookTestEvent } from '../schemas/webhooks.js';
 import { webhookDeliveryId } from './delivery-id.js';
 
@@ -24,29 +25,10 @@ const eventValidator = Compile(WebhookEventSchema);
 
 /** The oldest `max` events, left on the list: remove them with removeWebhookEvents once they are stored. */
 export async function peekWebhookEvents(redis: Redis, keys: RedisKeys, max: number): Promise<ListedWebhookEvent[]> {
-  const raws = await redis.lrange(keys.webhookEvents(), 0, max - 1);
-  return raws.map((raw) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return { raw, event: null };
-    }
-    return { raw, event: eventValidator.Check(parsed) ? parsed : null };
-  });
+  const peeked = await peekJsonList(redis, keys.webhookEvents(), max, (value): value is WebhookEvent => eventValidator.Check(value));
+  return peeked.map(({ raw, value }) => ({ raw, event: value }));
 }
 
-/**
- * Removes each entry once, by value, from the head. By value rather than LTRIM by count: two
- * replicas may read the same head; each removes only what it stored itself, so neither can trim
- * an event the other has not stored yet. Equal texts are equal events with one delivery id, so
- * removing a twin is harmless.
- */
-export async function removeWebhookEvents(redis: Redis, keys: RedisKeys, raws: string[]): Promise<void> {
-  if (!raws.length) return;
-  const pipeline = redis.pipeline();
-  for (const raw of raws) pipeline.lrem(keys.webhookEvents(), 1, raw);
-  const results = await pipeline.exec();
-  const failed = results?.find(([err]) => err);
-  if (failed?.[0]) throw failed[0];
-}
+/** Removes each entry once, by value (work-list.ts says why); equal texts are one event with one delivery id. */
+export const removeWebhookEvents = (redis: Redis, keys: RedisKeys, raws: string[]): Promise<void> =>
+  removeListEntries(redis, keys.webhookEvents(), raws);
