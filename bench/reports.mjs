@@ -13,6 +13,7 @@ import { redisCpuSeconds, threadCpuSeconds } from './lib/cpu.mjs';
 import {
   ADMIN_URL,
   connectRedis,
+  countSharded,
   createRedisKeys,
   dropDatabase,
   freshDatabase,
@@ -216,7 +217,7 @@ async function rssAcrossReports(api, users, firstRound, env, redis, keys) {
         await queueProcessedRequests(api, users, firstRound + r, env);
         const deadline = Date.now() + ROUND_TIMEOUT_MS;
         // Done when every report arrived and every user's status is cleared (so the next round starts clean).
-        while (sink.count() < (r + 1) * USERS || (await redis.zcard(keys.reportPending())) > 0) {
+        while (sink.count() < (r + 1) * USERS || (await countSharded(redis, keys.reportPendingShards())) > 0) {
           if (child.exitCode !== null || child.signalCode !== null) throw new Error('the report worker exited during the run');
           if (Date.now() > deadline) throw new Error(`round ${r + 1}: ${sink.count()} reports after ${ROUND_TIMEOUT_MS / 1000} s`);
           await sleep(SAMPLE_MS);
@@ -402,14 +403,14 @@ try {
   for (const [round, concurrency] of CONCURRENCIES.entries()) {
     log(`end to end: REPORT_CONCURRENCY=${concurrency}: queueing and processing ${USERS} requests`);
     await queueProcessedRequests(api, users, round, env);
-    const pending = await redis.zcard(keys.reportPending());
+    const pending = await countSharded(redis, keys.reportPendingShards());
     if (pending !== USERS) throw new Error(`after the bulk pass ${pending} users await a report, not ${USERS}`);
     log(`end to end: REPORT_CONCURRENCY=${concurrency}: report pass`);
     // Taken as the pass starts: set-up (API, bulk worker) has just used the CPU too.
     const load1m = loadavg()[0];
     const run = { ...(await reportOnce(env, sink, concurrency, redis)), load1m };
     await verifyMessages(sink.take(), users);
-    if ((await redis.zcard(keys.reportPending())) !== 0) throw new Error('users still await a report after the pass');
+    if ((await countSharded(redis, keys.reportPendingShards())) !== 0) throw new Error('users still await a report after the pass');
     runs.push(run);
   }
   const best = runs.reduce((a, b) => (b.passMs < a.passMs ? b : a));

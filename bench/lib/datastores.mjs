@@ -8,7 +8,7 @@ const { Redis } = requireFromApi('ioredis');
 const fromCore = async (entry) => import(pathToFileURL(requireFromApi.resolve(`@books/core/${entry}`)).href);
 const { ensureDatabase, runMigrations } = await fromCore('db');
 // The services' own key builders, so that a benchmark never spells a Redis key itself.
-export const { createRedisKeys } = await fromCore('redis');
+export const { countSharded, createRedisKeys } = await fromCore('redis');
 
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: a script run by node, not a turbo task
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -25,8 +25,8 @@ const dryRun = (user: TestUser, contentType: string, payload: string) =>
 async function expectNothingQueued(user: TestUser) {
   expect(await stores.redis.lrange(stores.keys.bulkQueue(user.id), 0, -1)).toEqual([]);
   expect(await stores.redis.zcard(stores.keys.bulkHistory(user.id))).toBe(0);
-  expect((await stores.redis.zrange(stores.keys.bulkPending(), 0, -1)).filter((m) => m.startsWith(`${user.id}:`))).toEqual([]);
-  const [, staging] = await stores.redis.scan('0', 'MATCH', `${stores.keys.prefix}bulk_staging:user:{${user.id}}*`, 'COUNT', 10_000);
+  expect((await stores.redis.zrange(stores.keys.bulkPending(user.id), 0, -1)).filter((m) => m.startsWith(`${user.id}:`))).toEqual([]);
+  const [, staging] = await stores.redis.scan('0', 'MATCH', stores.keys.bulkStaging(user.id, '*'), 'COUNT', 10_000);
   expect(staging).toEqual([]);
 }
 

@@ -39,7 +39,7 @@ async function stagingKeys(user: TestUser): Promise<string[]> {
   const found: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await stores.redis.scan(cursor, 'MATCH', `${stores.keys.prefix}bulk_staging:user:{${user.id}}*`, 'COUNT', 1000);
+    const [next, keys] = await stores.redis.scan(cursor, 'MATCH', stores.keys.bulkStaging(user.id, '*'), 'COUNT', 1000);
     found.push(...keys);
     cursor = next;
   } while (cursor !== '0');
@@ -50,7 +50,7 @@ async function stagingKeys(user: TestUser): Promise<string[]> {
 async function expectNothingQueued(user: TestUser) {
   expect(await stores.redis.lrange(stores.keys.bulkQueue(user.id), 0, -1)).toEqual([]);
   expect(await stores.redis.zrange(stores.keys.bulkHistory(user.id), 0, -1)).toEqual([]);
-  const pending = await stores.redis.zrange(stores.keys.bulkPending(), 0, -1);
+  const pending = await stores.redis.zrange(stores.keys.bulkPending(user.id), 0, -1);
   expect(pending.filter((member) => member.startsWith(`${user.id}:`))).toEqual([]);
   expect(await stagingKeys(user)).toEqual([]);
 }

@@ -44,7 +44,7 @@ describe('DELETE /books/bulk/:requestId', () => {
     // Out of the queue, the pending index and its items gone; owed its report.
     expect(await stores.redis.lrange(stores.keys.bulkQueue(user.id), 0, -1)).toEqual([]);
     expect(await stores.redis.exists(stores.keys.bulkItems(user.id, requestId))).toBe(0);
-    expect(await stores.redis.zscore(stores.keys.bulkPending(), `${user.id}:${requestId}`)).toBeNull();
+    expect(await stores.redis.zscore(stores.keys.bulkPending(user.id), `${user.id}:${requestId}`)).toBeNull();
     expect(await stores.redis.hget(stores.keys.bulkStatus(user.id), 'requestIds')).toBe(requestId);
     // A worker that had read the queue before the cancel refuses to start it.
     await expect(finishQueuedImport(stores, user.id, requestId)).rejects.toThrow();

@@ -2,7 +2,7 @@
 // same: these tests pause that reader between its read and its fill while the hash expires, Redis
 // restarts or a write lands, and check that no page older than the write gets back in.
 import { booksCacheField, createBooksCache, INVALIDATE_BOOKS_CACHE_LUA } from '@books/core/cache';
-import { createRedisKeys, registerAllScripts } from '@books/core/redis';
+import { createRedisKeys, type RedisClient, registerAllScripts } from '@books/core/redis';
 import { createPrivateRedis, type PrivateRedis } from '@books/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { type ApiHarness, addBook, signup, startApi, type TestUser } from './hel
 const field = booksCacheField({ limit: 100, offset: 0 });
 const titles = (body: { data: { title: string }[] }) => body.data.map((b) => b.title);
 
-async function expireNow(redis: Redis, key: string) {
+async function expireNow(redis: RedisClient, key: string) {
   await redis.pexpire(key, 1);
   await expect.poll(() => redis.exists(key), { timeout: 2000, interval: 5 }).toBe(0);
 }

@@ -3,9 +3,8 @@
 // may still hold the page from before a write made during the outage.
 import { once } from 'node:events';
 import { booksCacheField } from '@books/core/cache';
-import { createRedisClient } from '@books/core/redis';
+import { createRedisClient, type RedisClient } from '@books/core/redis';
 import { createPrivateRedis, type PrivateRedis } from '@books/testing';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBooksCacheDebts } from '../src/services/books-cache-debts.js';
 import { createGuardedBooksCache, type GuardedBooksCache } from '../src/services/guarded-books-cache.js';
@@ -20,7 +19,7 @@ let redis: PrivateRedis;
 let toA: TcpProxy;
 let toB: TcpProxy;
 let h: ApiHarness;
-let clientB: Redis;
+let clientB: RedisClient;
 let replicaB: GuardedBooksCache;
 
 beforeAll(async () => {
@@ -29,7 +28,10 @@ beforeAll(async () => {
   [toA, toB] = await Promise.all([createRedisProxy(redis.port), createRedisProxy(redis.port)]);
   // Replica A is the app under test; replica B is a second guarded cache with its own Redis client.
   h = await startApi('cache-reconnect', { REDIS_URL: toA.url });
-  clientB = createRedisClient(toB.url, 'api', h.app.log, { autoPipelining: true, timeouts: h.ctx.config.redisTimeouts });
+  clientB = createRedisClient({ redisUrl: toB.url, redisClusterNodes: [] }, 'api', h.app.log, {
+    autoPipelining: true,
+    timeouts: h.ctx.config.redisTimeouts,
+  });
   replicaB = createGuardedBooksCache({ redis: clientB, keys: h.app.keys, ttlSeconds: 300, db: h.app.db, log: h.app.log }, FAR_OFF_POLL_MS);
   await replicaB.start();
 });

@@ -1,4 +1,5 @@
 import { booksCacheField, createBooksCache } from '@books/core/cache';
+import { SHARD_TAGS, shardOf } from '@books/core/redis';
 import { BookListResponseSchema } from '@books/core/schemas';
 import { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
@@ -35,13 +36,13 @@ describe('GET /books cache', () => {
     }
   });
 
-  it('keeps every page of a user under one books:user:{id} hash with a TTL', async () => {
+  it("keeps every page of a user under one books hash, named for the user in the shard's slot, with a TTL", async () => {
     const user = await signup(h.app);
     await list(user);
     await list(user, '?limit=5');
     await list(user, '?search=x');
     const key = h.app.keys.booksCache(user.id);
-    expect(key).toBe(`${h.ctx.namespace.prefix}books:user:{${user.id}}`);
+    expect(key).toBe(`${h.ctx.namespace.prefix}books:{${SHARD_TAGS[shardOf(user.id)]}}:user:${user.id}`);
     const fields = await h.app.redis.hkeys(key);
     expect(fields.filter((f) => f !== 'gen')).toHaveLength(3);
     const ttl = await h.app.redis.ttl(key);

@@ -46,9 +46,9 @@ it('GET /admin/stats, /books/queue and /books/bulk/:id write nothing, with expir
   // Its record expired: the history still names it.
   await stores.redis.del(stores.keys.bulkRequest(user.id, vanished));
   const now = Date.now();
-  const outdated = requestMember(randomUUID(), randomUUID());
-  const recent = requestMember(randomUUID(), randomUUID());
-  await stores.redis.zadd(stores.keys.bulkFailed(), now - RECORD_TTL_S * 1000 - 60_000, outdated, now - 1000, recent);
+  const outdated = requestMember(user.id, randomUUID());
+  const recent = requestMember(user.id, randomUUID());
+  await stores.redis.zadd(stores.keys.bulkFailed(user.id), now - RECORD_TTL_S * 1000 - 60_000, outdated, now - 1000, recent);
 
   const before = await dumpNamespace();
   expect(before[stores.keys.bulkHistory(user.id)]).toBeDefined();

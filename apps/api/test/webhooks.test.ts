@@ -127,7 +127,7 @@ describe('the /me/webhook routes', () => {
     expect(res.statusCode).toBe(202);
     const { deliveryId, eventType } = res.json().data;
     expect(eventType).toBe('webhook.test');
-    const queued = (await stores.redis.lrange(stores.keys.webhookEvents(), 0, -1)).map((raw) => JSON.parse(raw));
+    const queued = (await stores.redis.lrange(stores.keys.webhookEvents(user.id), 0, -1)).map((raw) => JSON.parse(raw));
     const mine = queued.filter((event) => event.userId === user.id);
     expect(mine).toHaveLength(1);
     expect(Compile(WebhookEventSchema).Check(mine[0])).toBe(true);

@@ -4,8 +4,15 @@
 // values (alert on max()).
 
 import { WORK_BUCKETS_SECONDS } from '@books/core/metrics';
-import { parseRequestMember, type RedisKeys } from '@books/core/redis';
-import type { Redis } from 'ioredis';
+import {
+  countSharded,
+  lowestScoreSharded,
+  membersSharded,
+  parseRequestMember,
+  pipelinePerSlot,
+  type RedisClient,
+  type RedisKeys,
+} from '@books/core/redis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type RequestOutcome = 'completed' | 'failed' | 'cancelled';
@@ -19,7 +26,7 @@ export interface BulkMetrics {
   retries: Counter;
 }
 
-export function createBulkMetrics(registry: Registry, source: { redis: Redis; keys: RedisKeys }): BulkMetrics {
+export function createBulkMetrics(registry: Registry, source: { redis: RedisClient; keys: RedisKeys }): BulkMetrics {
   const registers = [registry];
   const { redis, keys } = source;
   new Gauge({
@@ -27,7 +34,7 @@ export function createBulkMetrics(registry: Registry, source: { redis: Redis; ke
     help: 'Bulk requests queued or being processed, all users',
     registers,
     async collect() {
-      this.set(await redis.zcard(keys.bulkPending()));
+      this.set(await countSharded(redis, keys.bulkPendingShards()));
     },
   });
   new Gauge({
@@ -43,8 +50,8 @@ export function createBulkMetrics(registry: Registry, source: { redis: Redis; ke
     help: 'Age of the oldest pending bulk request (0 when none)',
     registers,
     async collect() {
-      const [, score] = await redis.zrange(keys.bulkPending(), 0, 0, 'WITHSCORES');
-      this.set(score === undefined ? 0 : Math.max(0, (Date.now() - Number(score)) / 1000));
+      const oldest = await lowestScoreSharded(redis, keys.bulkPendingShards());
+      this.set(oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
     },
   });
   return {
@@ -79,17 +86,16 @@ export function createBulkMetrics(registry: Registry, source: { redis: Redis; ke
   };
 }
 
-/** Σ (queued − nextItem) over the pending requests: no KEYS, one round trip for all their records. */
-async function pendingBooks(redis: Redis, keys: RedisKeys): Promise<number> {
-  const members = await redis.zrange(keys.bulkPending(), 0, -1);
-  const pipeline = redis.pipeline();
-  for (const member of members) {
+/** Σ (queued − nextItem) over the pending requests: no KEYS, their records read pipelined. */
+async function pendingBooks(redis: RedisClient, keys: RedisKeys): Promise<number> {
+  const members = await membersSharded(redis, keys.bulkPendingShards());
+  const records = members.flatMap(({ member }) => {
     const parsed = parseRequestMember(member);
-    if (parsed) pipeline.hmget(keys.bulkRequest(parsed.userId, parsed.requestId), 'queued', 'nextItem');
-  }
+    return parsed ? [keys.bulkRequest(parsed.userId, parsed.requestId)] : [];
+  });
+  const replies = await pipelinePerSlot(redis, records, (pipeline, key) => pipeline.hmget(key, 'queued', 'nextItem'));
   let books = 0;
-  for (const [err, fields] of (await pipeline.exec()) ?? []) {
-    if (err) throw err;
+  for (const fields of replies) {
     const [queued, nextItem] = fields as (string | null)[];
     books += Math.max(0, Number(queued ?? 0) - Number(nextItem ?? 0));
   }

@@ -2,8 +2,7 @@ import { createBulkWorkerScripts } from '@books/core/bulk';
 import type { BulkWorkerConfig } from '@books/core/config';
 import { createDb, type DbHandle } from '@books/core/db';
 import { createMetricsRegistry } from '@books/core/metrics';
-import { createRedisClient, createRedisKeys } from '@books/core/redis';
-import type { Redis } from 'ioredis';
+import { createRedisClient, createRedisKeys, type RedisClient } from '@books/core/redis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { BulkDeps } from './jobs/drain-user.js';
@@ -16,7 +15,7 @@ export function createBulkDeps(
   registry: Registry = createMetricsRegistry(),
 ): BulkDeps & { db: DbHandle; registry: Registry; close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-bulk-worker' });
-  const redis: Redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'bulk-worker', timeouts: config.redisTimeouts });
+  const redis: RedisClient = createRedisClient(config, 'worker', log, { name: 'bulk-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
   const settings = {
     chunkSize: config.bulk.chunkSize,

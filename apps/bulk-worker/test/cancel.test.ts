@@ -2,6 +2,7 @@
 // never started, and one cancelled while being processed stops at the next chunk boundary with what
 // went in. The cancel goes through core's cancelBulkRequest, as the API calls it.
 import { cancelBulkRequest } from '@books/core/bulk';
+import { countSharded } from '@books/core/redis';
 import { insertUser, processQueuedImportPartly, queueImport, readImport } from '@books/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkPass } from '../src/jobs/bulk-pass.js';
@@ -65,7 +66,7 @@ describe('a cancelled bulk request', () => {
     expect(titles.filter((t) => t.startsWith('After'))).toHaveLength(2);
     expect(await h.deps.redis.exists(h.deps.keys.bulkItems(user.id, requestId))).toBe(0);
     expect(await h.deps.redis.lrange(h.deps.keys.bulkQueue(user.id), 0, -1)).toEqual([]);
-    expect(await h.deps.redis.zcard(h.deps.keys.bulkPending())).toBe(0);
+    expect(await countSharded(h.deps.redis, h.deps.keys.bulkPendingShards())).toBe(0);
     expect((await readImport(h.stores, user.id, next)).stage).toBe('processed_awaiting_report');
 
     // A later pass has nothing left of it.

@@ -67,6 +67,6 @@ describe('a disk that fills up during an import', () => {
     expect((await h.deps.redis.llen(items)) - failed.nextItem).toBe(100);
     expect(await h.deps.redis.ttl(items)).toBeGreaterThan(0);
     expect(await h.deps.redis.hget(h.deps.keys.bulkStatus(user.id), 'requestIds')).toBe(requestId);
-    expect(await h.deps.redis.zscore(h.deps.keys.reportPending(), user.id)).not.toBeNull();
+    expect(await h.deps.redis.zscore(h.deps.keys.reportPending(user.id), user.id)).not.toBeNull();
   });
 });

@@ -128,10 +128,10 @@ describe('Postgres unreachable', () => {
     expect(await h.deps.redis.lrange(h.deps.keys.bulkQueue(user.id), 0, -1)).toEqual([]);
     // It waits for the report worker, like a processed request: the email tells the user.
     expect(await h.deps.redis.hget(h.deps.keys.bulkStatus(user.id), 'requestIds')).toBe(requestId);
-    expect(await h.deps.redis.zscore(h.deps.keys.reportPending(), user.id)).not.toBeNull();
+    expect(await h.deps.redis.zscore(h.deps.keys.reportPending(user.id), user.id)).not.toBeNull();
 
     // The set GET /admin/stats counts as failedRequests.
-    expect(await h.deps.redis.zscore(h.deps.keys.bulkFailed(), requestMember(user.id, requestId))).not.toBeNull();
+    expect(await h.deps.redis.zscore(h.deps.keys.bulkFailed(user.id), requestMember(user.id, requestId))).not.toBeNull();
     await runBulkPass({ ...h.deps, now: () => new Date(Date.now() + 10 * 60 * 60_000) });
     expect(await titlesInDb(h.deps, user.id)).toHaveLength(0);
   });

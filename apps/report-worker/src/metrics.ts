@@ -1,8 +1,7 @@
 // The report worker's Prometheus metrics. Outcomes are counted by the pass, per user reported;
 // the render and the SMTP send are timed around the renderer and the mailer (wiring.ts).
 import { LATENCY_BUCKETS_SECONDS, WORK_BUCKETS_SECONDS } from '@books/core/metrics';
-import type { RedisKeys } from '@books/core/redis';
-import type { Redis } from 'ioredis';
+import { countSharded, type RedisClient, type RedisKeys } from '@books/core/redis';
 import type { Sql } from 'postgres';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -22,7 +21,7 @@ export interface ReportMetrics {
 export function createReportMetrics(
   registry: Registry,
   source: {
-    redis: Redis;
+    redis: RedisClient;
     keys: RedisKeys;
     sql: Sql;
     renderStats(): { threadsStarted: number; threadsRunning: number };
@@ -35,7 +34,7 @@ export function createReportMetrics(
     help: 'Users whose processed imports await a report, all users',
     registers,
     async collect() {
-      this.set(await redis.zcard(keys.reportPending()));
+      this.set(await countSharded(redis, keys.reportPendingShards()));
     },
   });
   new Counter({

@@ -30,7 +30,7 @@ export function createReportDeps(
   registry: Registry = createMetricsRegistry(),
 ): ReportDeps & { accountMail: AccountMailDeps; webhooks: WebhookDeps; sql: Sql; registry: Registry; close(): Promise<void> } {
   const db = createDb(config.databaseUrl, { ...config.databasePool, applicationName: 'books-report-worker' });
-  const redis = createRedisClient(config.redisUrl, 'worker', log, { name: 'report-worker', timeouts: config.redisTimeouts });
+  const redis = createRedisClient(config, 'worker', log, { name: 'report-worker', timeouts: config.redisTimeouts });
   const keys = createRedisKeys(config.redisKeyPrefix);
   const mailer = createMailTransport(config.smtp);
   // One thread by default keeps the worker under 300 MB; more threads (or more replicas) for throughput.

@@ -60,7 +60,7 @@ describe('a processed import', () => {
     const view = await readImport(h.stores, user.id, requestId);
     expect(view).toMatchObject({ stage: 'completed', completedAt: expect.any(String), reportMessageId: mail!.parsed.messageId });
     expect(await h.deps.redis.exists(h.deps.keys.bulkStatus(user.id))).toBe(0);
-    expect(await h.deps.redis.zscore(h.deps.keys.reportPending(), user.id)).toBeNull();
+    expect(await h.deps.redis.zscore(h.deps.keys.reportPending(user.id), user.id)).toBeNull();
 
     await runReportPass(h.deps);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(1);
@@ -210,14 +210,14 @@ describe('SMTP failures', () => {
     const user = await insertUser(h.stores.db);
     const requestId = await finishImport(h.stores, user.id, validBooks(1, 'Bounce'));
     h.smtp.rejectRecipients.add(user.email);
-    const before = await h.deps.redis.zcard(h.deps.keys.bulkFailed());
+    const before = await h.deps.redis.zcard(h.deps.keys.bulkFailed(user.id));
     const summary = await runReportPass(h.deps);
     expect(summary.failed).toBe(1);
     expect(await readImport(h.stores, user.id, requestId)).toMatchObject({
       stage: 'failed',
       lastError: 'report not delivered: the mail server refused the recipient address (550)',
     });
-    expect(await h.deps.redis.zcard(h.deps.keys.bulkFailed())).toBe(before + 1);
+    expect(await h.deps.redis.zcard(h.deps.keys.bulkFailed(user.id))).toBe(before + 1);
     expect(mailsTo(h.smtp, user.email)).toHaveLength(0);
   });
 });

@@ -124,8 +124,8 @@ describe('a resend', () => {
     const asked = await ask(user.id, reportId);
     expect(asked.queued).toBe(true);
     // A second copy of the same request in the queue (a re-sent RPUSH) is taken in once.
-    const [raw] = await h.stores.redis.lrange(h.stores.keys.reportResendQueue(), -1, -1);
-    await h.stores.redis.rpush(h.stores.keys.reportResendQueue(), raw!);
+    const [raw] = await h.stores.redis.lrange(h.stores.keys.reportResendQueue(user.id), -1, -1);
+    await h.stores.redis.rpush(h.stores.keys.reportResendQueue(user.id), raw!);
     // Two replicas at once.
     const [a, b] = await Promise.all([runReportResendPass(h.deps), runReportResendPass(h.replica())]);
     expect(a.sent + b.sent).toBe(1);
@@ -145,7 +145,7 @@ describe('a resend', () => {
       last_resent_at: expect.any(String),
       message_id: mail.parsed.messageId,
     });
-    expect(await h.stores.redis.llen(h.stores.keys.reportResendQueue())).toBe(0);
+    expect(await h.stores.redis.llen(h.stores.keys.reportResendQueue(user.id))).toBe(0);
   });
 
   it('an older request read after a newer one was sent (a late copy, another replica) sends nothing', async () => {
@@ -156,7 +156,7 @@ describe('a resend', () => {
       reportId,
       requestedAt: new Date(Date.now() - agoMs).toISOString(),
     });
-    const queue = h.stores.keys.reportResendQueue();
+    const queue = h.stores.keys.reportResendQueue(user.id);
     await h.stores.redis.rpush(queue, JSON.stringify(request(0)));
     expect(await runReportResendPass(h.deps)).toMatchObject({ takenIn: 1, sent: 1 });
     await h.stores.redis.rpush(queue, JSON.stringify(request(5000)));
@@ -179,7 +179,7 @@ describe('a resend', () => {
 
   it('that fails is recorded failed and not retried; an entry that is not a request is dropped', async () => {
     const { user, reportId } = await reportedImport();
-    await h.stores.redis.rpush(h.stores.keys.reportResendQueue(), 'not json', JSON.stringify({ id: randomUUID() }));
+    await h.stores.redis.rpush(h.stores.keys.reportResendQueue(user.id), 'not json', JSON.stringify({ id: randomUUID() }));
     h.smtp.rejectRecipients.add(user.email);
     expect((await ask(user.id, reportId)).queued).toBe(true);
     const failedResends = async () =>
@@ -194,6 +194,6 @@ describe('a resend', () => {
       resend_count: 0,
     });
     expect((await runReportResendPass(h.deps)).failed).toBe(0);
-    expect(await h.stores.redis.llen(h.stores.keys.reportResendQueue())).toBe(0);
+    expect(await h.stores.redis.llen(h.stores.keys.reportResendQueue(user.id))).toBe(0);
   });
 });

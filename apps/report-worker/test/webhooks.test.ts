@@ -53,7 +53,9 @@ const receivedBy = ({ secret }: { secret: string }) =>
       return false;
     }
   });
-const eventsLeft = () => h.stores.redis.llen(h.stores.keys.webhookEvents());
+/** Events on every shard's list, not yet drained. */
+const eventsLeft = async () =>
+  (await Promise.all(h.stores.keys.webhookEventsShards().map((key) => h.stores.redis.llen(key)))).reduce((sum, n) => sum + n, 0);
 const payloadCheck = Compile(WebhookPayloadSchema);
 
 describe('a finished import reaches the webhook', () => {
@@ -156,10 +158,15 @@ describe('draining the events', () => {
   it('an event stored twice (a worker died before removing it) is one delivery; a malformed entry is dropped, not stuck', async () => {
     const user = await userWithWebhook('hooked_twice');
     await queueWebhookTestEvent(h.stores.redis, h.stores.keys, user.id);
-    const [raw] = await h.stores.redis.lrange(h.stores.keys.webhookEvents(), 0, 0);
+    const [raw] = await h.stores.redis.lrange(h.stores.keys.webhookEvents(user.id), 0, 0);
     // The dead worker's insert committed; its event is still listed, and so is a line nobody can read.
     await drainWebhookEvents(h.deps.webhooks);
-    await h.stores.redis.rpush(h.stores.keys.webhookEvents(), raw!, '{"type":"bulk_request.completed","userId":"not-a-uuid"}', 'not json');
+    await h.stores.redis.rpush(
+      h.stores.keys.webhookEvents(user.id),
+      raw!,
+      '{"type":"bulk_request.completed","userId":"not-a-uuid"}',
+      'not json',
+    );
     expect(await drainWebhookEvents(h.deps.webhooks)).toEqual({ events: 3, stored: 0, malformed: 2 });
     expect(await deliveriesOf(user.id)).toHaveLength(1);
     expect(await eventsLeft()).toBe(0);

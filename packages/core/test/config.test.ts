@@ -67,8 +67,17 @@ describe('the per-process config loaders', () => {
       logLevel: 'info',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/books',
       redisUrl: 'redis://127.0.0.1:6379',
+      redisClusterNodes: [],
       redisKeyPrefix: '',
     });
+  });
+
+  it('read a Redis Cluster as its seed nodes, IPv6 in brackets, spaces after commas allowed', () => {
+    expect(loadBulkWorkerConfig({ REDIS_CLUSTER_NODES: 'redis-1:7000, 10.0.0.2:7001,[::1]:7002' }).redisClusterNodes).toEqual([
+      { host: 'redis-1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
   });
 
   it('size each Postgres pool for its process unless DATABASE_POOL_MAX says otherwise, and pass DATABASE_PREPARE on', () => {
@@ -128,6 +137,9 @@ describe('the per-process config loaders', () => {
     [{ BULK_CRON: 'every minute' }, /BULK_CRON must be a croner pattern/],
     [{ NODE_ENV: 'staging' }, /NODE_ENV must be one of development, test, production/],
     [{ REDIS_KEY_PREFIX: 'has space' }, /REDIS_KEY_PREFIX must be/],
+    [{ REDIS_KEY_PREFIX: 'my{tag}' }, /REDIS_KEY_PREFIX must be/],
+    [{ REDIS_CLUSTER_NODES: 'redis-1' }, /REDIS_CLUSTER_NODES must be host:port pairs separated by commas \(got "redis-1"\)/],
+    [{ REDIS_CLUSTER_NODES: 'redis-1:99999' }, /REDIS_CLUSTER_NODES must be host:port pairs/],
   ])('stops on %j with one line naming the variable', (env, message) => {
     const text = fail(env);
     expect(text).toMatch(message);

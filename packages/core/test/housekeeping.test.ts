@@ -65,13 +65,14 @@ describe('the failed-requests index', () => {
     bulk: createBulkWorkerScripts(redis, keys, { leaseMs: 30_000, cacheTtlMs: 60_000, recordTtlSeconds: RECORD_TTL_S }),
     report: createReportScripts(redis, keys, { recordTtlSeconds: RECORD_TTL_S }),
   });
-  const stale = () => requestMember(randomUUID(), randomUUID());
+  // Each shard is trimmed by the scripts that add to it: the stale entries are the user's shard's.
+  const stale = (userId: string) => requestMember(userId, randomUUID());
 
   it('drops entries older than a record when an import fails for good', async () => {
-    const old = stale();
-    const recent = stale();
-    await redis.zadd(keys.bulkFailed(), longAgo, old, now.getTime() - 1000, recent);
     const userId = randomUUID();
+    const old = stale(userId);
+    const recent = stale(userId);
+    await redis.zadd(keys.bulkFailed(userId), longAgo, old, now.getTime() - 1000, recent);
     const { requestId } = await submit(userId);
     const lease = await acquireLease(redis, keys.bulkLease(userId), 30_000);
     const failure = { attempt: 1, maxAttempts: 1, fatal: true, error: 'account gone', code: 'USER_GONE', now, nextAttemptAt: now };
@@ -80,15 +81,15 @@ describe('the failed-requests index', () => {
       failed: true,
       cancelled: false,
     });
-    const members = await redis.zrange(keys.bulkFailed(), 0, -1);
+    const members = await redis.zrange(keys.bulkFailed(userId), 0, -1);
     expect(members).not.toContain(old);
     expect(members).toEqual(expect.arrayContaining([recent, requestMember(userId, requestId)]));
   });
 
   it('drops entries older than a record when a report fails for good', async () => {
-    const old = stale();
-    await redis.zadd(keys.bulkFailed(), longAgo, old);
     const userId = randomUUID();
+    const old = stale(userId);
+    await redis.zadd(keys.bulkFailed(userId), longAgo, old);
     const { requestId } = await submit(userId);
     const lease = await acquireLease(redis, keys.bulkLease(userId), 30_000);
     const { bulk, report } = scripts();
@@ -105,7 +106,7 @@ describe('the failed-requests index', () => {
       maxAttempts: 3,
     });
     expect(outcome.failed).toBe(true);
-    const members = await redis.zrange(keys.bulkFailed(), 0, -1);
+    const members = await redis.zrange(keys.bulkFailed(userId), 0, -1);
     expect(members).not.toContain(old);
     expect(members).toContain(requestMember(userId, requestId));
   });

@@ -77,7 +77,7 @@ async function failed(books = 5, inserted = 2, userId: string = randomUUID()) {
 const redrive = (userId: string, requestId: string, now = retriedAt) => redriveBulkRequest(redis, keys, userId, requestId, { now });
 
 async function events(userId: string): Promise<string[]> {
-  const raw = await redis.lrange(keys.webhookEvents(), 0, -1);
+  const raw = await redis.lrange(keys.webhookEvents(userId), 0, -1);
   return raw.map((entry) => JSON.parse(entry) as BulkRequestEvent).flatMap((e) => (e.userId === userId ? [e.type] : []));
 }
 
@@ -114,11 +114,11 @@ describe('re-drive of a failed request', () => {
     // Queued as a submit queues: once in the user's queue and the pending index, out of the failed one.
     const member = `${r.userId}:${r.requestId}`;
     expect(await redis.lrange(keys.bulkQueue(r.userId), 0, -1)).toEqual([r.requestId]);
-    expect(await redis.zscore(keys.bulkPending(), member)).toBe(String(retriedAt.getTime()));
-    expect(await redis.zscore(keys.bulkFailed(), member)).toBeNull();
+    expect(await redis.zscore(keys.bulkPending(r.userId), member)).toBe(String(retriedAt.getTime()));
+    expect(await redis.zscore(keys.bulkFailed(r.userId), member)).toBeNull();
     // Its failure had not been reported yet: it is withdrawn from the report, to be reported once drained.
     expect(await redis.exists(keys.bulkStatus(r.userId))).toBe(0);
-    expect(await redis.zscore(keys.reportPending(), r.userId)).toBeNull();
+    expect(await redis.zscore(keys.reportPending(r.userId), r.userId)).toBeNull();
     // Nothing of a queued request expires.
     for (const key of [keys.bulkRequest(r.userId, r.requestId), keys.bulkItems(r.userId, r.requestId)]) {
       expect(await redis.ttl(key)).toBe(-1);
@@ -178,7 +178,7 @@ describe('re-drive of a failed request', () => {
       successCount: '2',
       failCount: '0',
     });
-    expect(await redis.zscore(keys.reportPending(), r.userId)).not.toBeNull();
+    expect(await redis.zscore(keys.reportPending(r.userId), r.userId)).not.toBeNull();
   });
 
   it('refuses a request that is not failed, one whose items expired, and answers not found for an unknown or another user', async () => {

@@ -13,14 +13,14 @@ it('a resend request run twice is queued once and answered "queued" both times; 
   const run = () =>
     redis.reportResendRequest(
       keys.reportResendThrottle(userId),
-      keys.reportResendQueue(),
+      keys.reportResendQueue(userId),
       'a1b2c3d4-0000-4000-8000-000000000001',
       payload,
       60_000,
     );
   expect(await run()).toBe(0);
   expect(await run()).toBe(0);
-  expect(await redis.lrange(keys.reportResendQueue(), 0, -1)).toEqual([payload]);
+  expect(await redis.lrange(keys.reportResendQueue(userId), 0, -1)).toEqual([payload]);
 
   const other = await requestReportResend(redis, keys, { userId, reportId, now: new Date(), throttleMs: 60_000 });
   expect(other.queued).toBe(false);
@@ -28,13 +28,13 @@ it('a resend request run twice is queued once and answered "queued" both times; 
     expect(other.retryAfterMs).toBeGreaterThan(59_000);
     expect(other.retryAfterMs).toBeLessThanOrEqual(60_000);
   }
-  expect(await redis.llen(keys.reportResendQueue())).toBe(1);
+  expect(await redis.llen(keys.reportResendQueue(userId))).toBe(1);
 });
 
 it('reading leaves requests in place; removing takes exactly the entries read, not one pushed since', async () => {
-  await redis.del(keys.reportResendQueue(), keys.reportResendThrottle(userId));
+  await redis.del(keys.reportResendQueue(userId), keys.reportResendThrottle(userId));
   const first = await requestReportResend(redis, keys, { userId, reportId, now: new Date(), throttleMs: 1 });
-  await redis.rpush(keys.reportResendQueue(), 'not a request');
+  await redis.rpush(keys.reportResendQueue(userId), 'not a request');
   if (!first.queued) throw new Error('the first request was throttled');
   const read = await readResendRequests(redis, keys, 10);
   expect(read.map((q) => q.request)).toEqual([first.request, null]);
@@ -42,10 +42,6 @@ it('reading leaves requests in place; removing takes exactly the entries read, n
   await new Promise((resolve) => setTimeout(resolve, 5));
   const later = await requestReportResend(redis, keys, { userId, reportId, now: new Date(), throttleMs: 1 });
   if (!later.queued) throw new Error('the window of 1 ms had not passed');
-  await removeResendRequests(
-    redis,
-    keys,
-    read.map((q) => q.raw),
-  );
+  await removeResendRequests(redis, read);
   expect((await readResendRequests(redis, keys, 10)).map((q) => q.request?.id)).toEqual([later.request.id]);
 });

@@ -37,7 +37,7 @@ async function snapshot(): Promise<Record<string, unknown>> {
 
 /** What the transitions announced to the webhook sender about one user's requests, oldest first. */
 async function events(userId: string): Promise<BulkRequestEvent[]> {
-  const raw = await redis.lrange(keys.webhookEvents(), 0, -1);
+  const raw = await redis.lrange(keys.webhookEvents(userId), 0, -1);
   return raw.map((entry) => JSON.parse(entry) as BulkRequestEvent).filter((event) => event.userId === userId);
 }
 
@@ -171,7 +171,7 @@ describe('each transition applied twice has the effect of once', () => {
     expect(second).toEqual({ attempts: 5, failed: true, cancelled: false });
     expect((await readBulkRequest(redis, keys, r.userId, r.requestId))?.stage).toBe('failed');
     expect(await redis.hget(keys.bulkStatus(r.userId), 'requestIds')).toBe(r.requestId);
-    expect(await redis.zscore(keys.bulkFailed(), `${r.userId}:${r.requestId}`)).not.toBeNull();
+    expect(await redis.zscore(keys.bulkFailed(r.userId), `${r.userId}:${r.requestId}`)).not.toBeNull();
     // Its items are kept for a re-drive, for as long as a record stays (recordTtlSeconds: 3600).
     expect(await redis.llen(keys.bulkItems(r.userId, r.requestId))).toBe(3);
     expect(await redis.ttl(keys.bulkItems(r.userId, r.requestId))).toBeGreaterThan(3500);
@@ -294,7 +294,7 @@ describe('cancel, applied twice, has the effect of once', () => {
       inserted: 0,
     });
     expect(await redis.exists(keys.bulkQueue(r.userId), keys.bulkItems(r.userId, r.requestId))).toBe(0);
-    expect(await redis.zscore(keys.bulkPending(), `${r.userId}:${r.requestId}`)).toBeNull();
+    expect(await redis.zscore(keys.bulkPending(r.userId), `${r.userId}:${r.requestId}`)).toBeNull();
     expect(await redis.hgetall(keys.bulkStatus(r.userId))).toMatchObject({ requestIds: r.requestId, totalBooks: '4', successCount: '0' });
     expect((await events(r.userId)).map((e) => [e.type, e.inserted])).toEqual([['bulk_request.cancelled', 0]]);
     // A worker that read the queue before cannot start it any more.
@@ -343,7 +343,7 @@ describe('cancel, applied twice, has the effect of once', () => {
       nextAttemptAt: null,
     });
     expect(await redis.lrange(keys.bulkQueue(r.userId), 0, -1)).toEqual([]);
-    expect(await redis.zscore(keys.bulkFailed(), `${r.userId}:${r.requestId}`)).toBeNull();
+    expect(await redis.zscore(keys.bulkFailed(r.userId), `${r.userId}:${r.requestId}`)).toBeNull();
     expect((await events(r.userId)).map((e) => e.type)).toEqual(['bulk_request.cancelled']);
   });
 

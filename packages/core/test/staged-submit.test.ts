@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { StagingExpiredError, startStagedSubmission } from '../src/bulk/staged-submit.js';
 import { settleBulkSubmission, submitBulkRequest, type ValidItem } from '../src/bulk/submit.js';
+import { SHARD_TAGS, shardOf } from '../src/redis/keys.js';
 import type { FailedItem } from '../src/schemas/bulk.js';
 import { redisNamespace } from './redis-namespace.js';
 
@@ -37,13 +38,15 @@ async function userState(userId: string, requestId: string): Promise<Record<stri
             ? await redis.zrange(key, 0, -1)
             : await redis.get(key);
     const ttl = await redis.ttl(key);
-    state[key.replaceAll(userId, '<user>').replaceAll(requestId, '<request>')] = {
+    // Two users' keys differ by their shard's tag too.
+    const tag = `{${SHARD_TAGS[shardOf(userId)]}}`;
+    state[key.replaceAll(userId, '<user>').replaceAll(requestId, '<request>').replaceAll(tag, '{<shard>}')] = {
       ttl,
       value: JSON.parse(JSON.stringify(value).replaceAll(userId, '<user>').replaceAll(requestId, '<request>')),
     };
   }
   const member = `${userId}:${requestId}`;
-  state.pending = (await redis.zscore(keys.bulkPending(), member)) !== null;
+  state.pending = (await redis.zscore(keys.bulkPending(userId), member)) !== null;
   return state;
 }
 

@@ -13,13 +13,12 @@ import {
   submitBulkRequest,
 } from '@books/core/bulk';
 import { books, type Database, users } from '@books/core/db';
-import { acquireLease, type RedisKeys } from '@books/core/redis';
+import { acquireLease, type RedisClient, type RedisKeys } from '@books/core/redis';
 import { type BookInput, type FailedItem, parseBookInput, type QueuedItem } from '@books/core/schemas';
-import type { Redis } from 'ioredis';
 
 export interface ImportStores {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '@books/core/redis';
+import { Cluster, Redis } from 'ioredis';
 import { testEnv } from './env.js';
 
 export interface TestNamespace {
@@ -27,10 +28,12 @@ export function createTestNamespace(label = 'test'): TestNamespace {
   };
 }
 
-/** Counts keys under a prefix, for assertions about what a test left in Redis. */
-export async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
+/** Every key under a prefix, for assertions about what a test left in Redis; on a cluster, every master's. */
+export async function scanKeys(redis: RedisClient, prefix: string): Promise<string[]> {
   const found: string[] = [];
-  const stream = redis.scanStream({ match: `${prefix}*`, count: 500 });
-  for await (const keys of stream as AsyncIterable<string[]>) found.push(...keys);
+  for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+    const stream = node.scanStream({ match: `${prefix}*`, count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) found.push(...keys);
+  }
   return found;
 }

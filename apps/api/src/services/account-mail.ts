@@ -1,12 +1,11 @@
 // Queues an account email without letting Redis fail the request that asked for it: the account
 // change is already committed, and the user can ask for another email.
 import { enqueueAccountMail, type NewAccountMail } from '@books/core/account-mail';
-import type { RedisKeys } from '@books/core/redis';
+import type { RedisClient, RedisKeys } from '@books/core/redis';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
 
 export async function queueAccountMail(
-  deps: { redis: Redis; keys: RedisKeys; log: FastifyBaseLogger },
+  deps: { redis: RedisClient; keys: RedisKeys; log: FastifyBaseLogger },
   mail: NewAccountMail,
   userId: string,
 ): Promise<boolean> {

@@ -2,10 +2,9 @@
 // Streamed page by page from the Redis list, so a file import's million failures never sit in
 // memory; the columns need every key submitted, so the list is read twice (keys, then rows).
 import { pipeline, Readable } from 'node:stream';
-import type { RedisKeys } from '@books/core/redis';
+import type { RedisClient, RedisKeys } from '@books/core/redis';
 import type { FailedItem } from '@books/core/schemas';
 import { stringify } from 'csv-stringify';
-import type { Redis } from 'ioredis';
 
 const PAGE = 1000;
 const BOOK_COLUMNS = ['title', 'author', 'isbn', 'publishedYear', 'genre'];
@@ -18,7 +17,7 @@ export function neutraliseCell(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
-async function* failedItems(redis: Redis, key: string): AsyncGenerator<FailedItem> {
+async function* failedItems(redis: RedisClient, key: string): AsyncGenerator<FailedItem> {
   for (let offset = 0; ; offset += PAGE) {
     const raw = await redis.lrange(key, offset, offset + PAGE - 1);
     for (const entry of raw) {
@@ -51,7 +50,7 @@ function cellsOf(item: FailedItem, columns: string[]): string[] {
  * a cut-off download, never a CSV that looks whole) and is handed to `onError`.
  */
 export async function failuresCsv(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   requestId: string,

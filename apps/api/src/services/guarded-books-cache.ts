@@ -13,9 +13,8 @@
 // pages expire with the TTL.
 import { type BooksCache, type CacheRead, createBooksCache } from '@books/core/cache';
 import type { Database } from '@books/core/db';
-import type { RedisKeys } from '@books/core/redis';
+import type { RedisClient, RedisKeys } from '@books/core/redis';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
 import { type BooksCacheDebt, listBooksCacheDebts, recordBooksCacheDebts, settleBooksCacheDebts } from './books-cache-debts.js';
 
 /**
@@ -38,7 +37,7 @@ export interface GuardedBooksCache extends BooksCache {
 }
 
 export interface GuardedBooksCacheDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   ttlSeconds: number;
   db: Database;

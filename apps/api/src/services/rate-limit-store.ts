@@ -7,8 +7,9 @@
 // Redis command per round trip rather than one per request. The key stays one per client, so the
 // store works unchanged on Redis Cluster. It has no `read`: the API never checks a limit without
 // counting ({ increment: false }), and the plugin refuses that call with a clear error.
+
+import type { RedisClient } from '@books/core/redis';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import type { Redis } from 'ioredis';
 
 type Callback = Parameters<FastifyRateLimitStore['incr']>[1];
 
@@ -23,7 +24,7 @@ interface StoreOptions {
  * The store class to pass as @fastify/rate-limit's `store`, bound to a client made by
  * createRedisClient (which defines core's rateLimitIncrBy script) and to the namespace its keys live under.
  */
-export function coalescingRedisStore(redis: Redis, namespace: string): FastifyRateLimitStoreCtor {
+export function coalescingRedisStore(redis: RedisClient, namespace: string): FastifyRateLimitStoreCtor {
   // The requests waiting for each counter whose previous increment is in Redis now: a counter is
   // here exactly while a command for it is in flight. Shared by the global store and every route's
   // child: their keys differ, so they never mix.

@@ -1,6 +1,6 @@
 // One pass of the bulk worker: every user with queued work, a few at a time, in turns of a bounded
 // number of chunks. One user's failure never stops the others.
-import { parseRequestMember } from '@books/core/redis';
+import { membersSharded, parseRequestMember } from '@books/core/redis';
 import { mapWithConcurrency } from '@books/core/worker';
 import { type BulkDeps, drainUser, type UserOutcome } from './drain-user.js';
 
@@ -71,6 +71,6 @@ export async function runBulkPass(deps: BulkDeps, signal: AbortSignal = new Abor
 
 /** The users with queued work, oldest request first, from the global index of pending requests: no KEYS, no SCAN. */
 async function pendingUsers(deps: BulkDeps): Promise<string[]> {
-  const members = await deps.redis.zrange(deps.keys.bulkPending(), 0, -1);
-  return [...new Set(members.map((member) => parseRequestMember(member)?.userId).filter((id): id is string => Boolean(id)))];
+  const members = await membersSharded(deps.redis, deps.keys.bulkPendingShards());
+  return [...new Set(members.map(({ member }) => parseRequestMember(member)?.userId).filter((id): id is string => Boolean(id)))];
 }

@@ -1,10 +1,9 @@
 // Drains one user's queue under a lease: requests in the order they were queued, each in chunks,
 // progress recorded after every committed chunk so a successor resumes where this one stopped.
 import { type BulkWorkerScripts, readBulkRequest, retryDelayMs, type StoredBulkRequest } from '@books/core/bulk';
-import { acquireLease, LeaseLostError, type RedisKeys } from '@books/core/redis';
+import { acquireLease, LeaseLostError, type RedisClient, type RedisKeys } from '@books/core/redis';
 import { type FailedItem, type QueuedItem, QueuedItemSchema } from '@books/core/schemas';
 import { inSpan, recordWaitSpan } from '@books/core/telemetry';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import Compile from 'typebox/compile';
@@ -25,7 +24,7 @@ export interface BulkSettings {
 
 export interface BulkDeps {
   sql: Sql;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   scripts: BulkWorkerScripts;
   log: Logger;

@@ -57,11 +57,7 @@ export async function drainWebhookEvents(
       summary.stored += rows.length;
     }
     summary.events += listed.length;
-    await removeWebhookEvents(
-      deps.redis,
-      deps.keys,
-      listed.map((entry) => entry.raw),
-    );
+    await removeWebhookEvents(deps.redis, listed);
     if (listed.length < EVENTS_PER_ROUND) break;
   }
   return summary;

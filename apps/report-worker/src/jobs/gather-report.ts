@@ -3,8 +3,7 @@
 // so is a cancelled one: what went in before it was cancelled.
 import { readBulkRequest, readFailedItems } from '@books/core/bulk';
 import { type Database, findUserById } from '@books/core/db';
-import type { RedisKeys } from '@books/core/redis';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisKeys } from '@books/core/redis';
 import { successRate } from '../pdf/format.js';
 import type { ReportData, ReportRequest } from '../report-data.js';
 
@@ -33,7 +32,7 @@ const csvField = (value: string | number | null) => {
 
 export async function gatherReport(
   db: Database,
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   requestIds: string[],

@@ -1,7 +1,9 @@
 // One pass of the report worker: every user whose status awaits a report, a few at a time; then
 // a batch of stored reports past their retention is deleted.
+
 import { readTraceparents } from '@books/core/bulk';
 import { deleteExpiredReports } from '@books/core/db';
+import { membersSharded } from '@books/core/redis';
 import { inSpan, isTracing } from '@books/core/telemetry';
 import { mapWithConcurrency } from '@books/core/worker';
 import { type ReportDeps, type ReportOutcome, reportUser } from './report-user.js';
@@ -14,7 +16,7 @@ export type ReportPassSummary = Record<ReportOutcome | 'errored', number> & { us
 export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new AbortController().signal): Promise<ReportPassSummary> {
   const started = performance.now();
   // The index of users awaiting a report: no KEYS over bulk_status:*.
-  const users = await deps.redis.zrange(deps.keys.reportPending(), 0, -1);
+  const users = (await membersSharded(deps.redis, deps.keys.reportPendingShards())).map(({ member }) => member);
   const outcomes = await mapWithConcurrency(users, deps.settings.concurrency, async (userId): Promise<ReportOutcome | 'errored' | null> => {
     if (signal.aborted) return null;
     try {

@@ -23,11 +23,7 @@ export async function runReportResendPass(
     deps.log.error({ entries: queued.length - valid.length }, 'report_resends held entries that are not resend requests; dropped');
   // Recorded in Postgres first, removed from Redis after: a crash between the two only reads them again.
   const takenIn = await takeInResendRequests(deps.db, valid);
-  await removeResendRequests(
-    deps.redis,
-    deps.keys,
-    queued.map((q) => q.raw),
-  );
+  await removeResendRequests(deps.redis, queued);
 
   const now = deps.now();
   const pending = await listPendingResends(deps.db, now, deps.settings.retentionMs, RESENDS_PER_PASS);

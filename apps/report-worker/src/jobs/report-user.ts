@@ -7,8 +7,7 @@ import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ReportScripts, readReportStatus, retryDelayMs } from '@books/core/bulk';
 import { type Database, markReportSent, recordReportDeliveryFailure, saveReportSending } from '@books/core/db';
-import { acquireLease, LeaseLostError, type RedisKeys } from '@books/core/redis';
-import type { Redis } from 'ioredis';
+import { acquireLease, LeaseLostError, type RedisClient, type RedisKeys } from '@books/core/redis';
 import type { Logger } from 'pino';
 import { describeDeliveryError } from '../mail/delivery-error.js';
 import { failuresFileName, reportFileName, reportHtml, reportSubject, reportText } from '../mail/report-email.js';
@@ -54,7 +53,7 @@ export interface PdfRenderer {
 
 export interface ReportDeps {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   scripts: ReportScripts;
   renderer: PdfRenderer;
@@ -76,7 +75,7 @@ export async function reportUser(deps: ReportDeps, userId: string): Promise<Repo
     const status = await readReportStatus(redis, keys, userId);
     if (!status) {
       // Index entry without a status: nothing to report (it was completed by another worker).
-      await redis.zrem(keys.reportPending(), userId);
+      await redis.zrem(keys.reportPending(userId), userId);
       return 'nothing';
     }
     if (status.sent) {

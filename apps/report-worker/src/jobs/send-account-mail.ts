@@ -6,8 +6,7 @@
 
 import type { AccountMailOutbox } from '@books/core/account-mail';
 import { retryDelayMs } from '@books/core/bulk';
-import { acquireLease, type RedisKeys } from '@books/core/redis';
-import type { Redis } from 'ioredis';
+import { acquireLease, type RedisClient, type RedisKeys } from '@books/core/redis';
 import type { Logger } from 'pino';
 import { accountMailMessageId, composeAccountEmail } from '../mail/account-email.js';
 import { describeDeliveryError } from '../mail/delivery-error.js';
@@ -26,7 +25,7 @@ export interface AccountMailSettings {
 }
 
 export interface AccountMailDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   outbox: AccountMailOutbox;
   mailer: MailSender;

@@ -1,6 +1,5 @@
-import type { RedisKeys } from '@books/core/redis';
+import type { RedisClient, RedisKeys } from '@books/core/redis';
 import type { HostResolver } from '@books/core/webhooks';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import type { Counter } from 'prom-client';
@@ -8,7 +7,7 @@ import type { Counter } from 'prom-client';
 /** What the webhook jobs need: built by wiring.ts from the config, by tests with settings of their own. */
 export interface WebhookDeps {
   sql: Sql;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   log: Logger;
   now: () => Date;

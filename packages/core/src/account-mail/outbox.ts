@@ -6,8 +6,9 @@
 // up, it is deleted (it holds a link or code) and its id alone is kept for a day in
 // account_mail_done, so that a second copy of it (an RPUSH re-sent after a dropped connection) is
 // not sent again. Every script may run twice with the effect of once.
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import Compile from 'typebox/compile';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { HOLDS_LEASE_LUA } from '../redis/lease.js';
 import { defineScript } from '../redis/scripts.js';
@@ -149,7 +150,7 @@ export interface AccountMailOutbox {
 
 const mailValidator = Compile(AccountMailSchema);
 
-export function createAccountMailOutbox(redis: Redis, keys: RedisKeys): AccountMailOutbox {
+export function createAccountMailOutbox(redis: RedisClient, keys: RedisKeys): AccountMailOutbox {
   const messages = keys.accountMailMessages();
   const due = keys.accountMailDue();
   const attempts = keys.accountMailAttempts();

@@ -1,8 +1,10 @@
 // What administrators read of bulk requests across users: a request's owner found from its id
 // alone, and the failed requests, paged. Both go through the global indexes (bulk_failed,
 // bulk_pending), never KEYS.
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../redis/client.js';
 import { parseRequestMember, type RedisKeys } from '../redis/keys.js';
+import { byScore, pairs } from '../redis/sharded-index.js';
 import type { AdminBulkRequest } from '../schemas/admin.js';
 import { type RecordLogger, readBulkRequestsOf, type StoredBulkRequest } from './records.js';
 
@@ -14,10 +16,10 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
  * with ZSCAN MATCH, a bounded step at a time: an administrator's action, not a hot path. A finished
  * request (processed, completed, cancelled) is in no global index and is not found.
  */
-export async function findRequestOwner(redis: Redis, keys: RedisKeys, requestId: string): Promise<string | null> {
+export async function findRequestOwner(redis: RedisClient, keys: RedisKeys, requestId: string): Promise<string | null> {
   // The id becomes a MATCH pattern: only a plain uuid, which holds no glob character.
   if (!UUID.test(requestId)) return null;
-  for (const index of [keys.bulkFailed(), keys.bulkPending()]) {
+  for (const index of [...keys.bulkFailedShards(), ...keys.bulkPendingShards()]) {
     let cursor = '0';
     do {
       const [next, entries] = await redis.zscan(index, cursor, 'MATCH', `*:${requestId}`, 'COUNT', 1000);
@@ -38,17 +40,24 @@ export async function findRequestOwner(redis: Redis, keys: RedisKeys, requestId:
  * and the read is left out of its page.
  */
 export async function listFailedRequests(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   page: { limit: number; offset: number; now: Date; recordTtlSeconds: number },
   log?: RecordLogger,
 ): Promise<{ records: StoredBulkRequest[]; total: number }> {
   const since = `(${page.now.getTime() - page.recordTtlSeconds * 1000}`;
-  const [total, members] = await Promise.all([
-    redis.zcount(keys.bulkFailed(), since, '+inf'),
-    redis.zrevrangebyscore(keys.bulkFailed(), '+inf', since, 'LIMIT', page.offset, page.limit),
+  const shards = keys.bulkFailedShards();
+  // The page of the merged index: each shard's first offset + limit, merged by failure time.
+  const [counts, heads] = await Promise.all([
+    Promise.all(shards.map((shard) => redis.zcount(shard, since, '+inf'))),
+    Promise.all(shards.map((shard) => redis.zrevrangebyscore(shard, '+inf', since, 'WITHSCORES', 'LIMIT', 0, page.offset + page.limit))),
   ]);
-  const refs = members.flatMap((member) => parseRequestMember(member) ?? []);
+  const members = heads
+    .flatMap(pairs)
+    .sort((a, b) => byScore(b, a))
+    .slice(page.offset, page.offset + page.limit);
+  const total = counts.reduce((sum, count) => sum + count, 0);
+  const refs = members.flatMap(({ member }) => parseRequestMember(member) ?? []);
   const records = await readBulkRequestsOf(redis, keys, refs, log);
   return { records: records.filter((record) => record.stage === 'failed'), total };
 }

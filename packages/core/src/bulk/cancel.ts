@@ -1,6 +1,7 @@
 // Cancelling a bulk request (DELETE /books/bulk/:id): one script (CANCEL in transition-scripts.ts)
 // decides from the stage it finds, so two cancels, or a cancel racing the worker, agree.
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../redis/client.js';
 import { type RedisKeys, requestMember } from '../redis/keys.js';
 import type { BulkStage } from '../schemas/bulk.js';
 
@@ -15,7 +16,7 @@ export type CancelOutcome =
   | { outcome: 'finished'; stage: BulkStage };
 
 export async function cancelBulkRequest(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   requestId: string,
@@ -25,11 +26,11 @@ export async function cancelBulkRequest(
     keys.bulkRequest(userId, requestId),
     keys.bulkQueue(userId),
     keys.bulkItems(userId, requestId),
-    keys.bulkPending(),
+    keys.bulkPending(userId),
     keys.bulkStatus(userId),
-    keys.reportPending(),
+    keys.reportPending(userId),
     keys.booksCache(userId),
-    keys.webhookEvents(),
+    keys.webhookEvents(userId),
     userId,
     requestId,
     requestMember(userId, requestId),

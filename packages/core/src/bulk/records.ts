@@ -1,9 +1,10 @@
 // Reading bulk request records back from Redis. Another process wrote them, so each is checked
 // and converted here, in one place, before anyone uses it.
-import type { Redis } from 'ioredis';
 import Type from 'typebox';
 import Compile from 'typebox/compile';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
+import { pipelinePerSlot } from '../redis/per-slot.js';
 import {
   type BulkRecordHash,
   BulkRecordHashSchema,
@@ -15,7 +16,7 @@ import {
   PreviousFailureSchema,
 } from '../schemas/bulk.js';
 
-/** The hash fields of `bulk_request:user:{id}:<requestId>`; every value is a string in Redis. */
+/** The hash fields of `bulk_request:{shard}:user:<id>:<requestId>`; every value is a string in Redis. */
 export type BulkRecordFields = BulkRecordHash;
 
 /** What a reader may tell about a hash it skipped (pino's and Fastify's loggers fit). */
@@ -96,7 +97,7 @@ export function publicBulkRequest(record: StoredBulkRequest): BulkRequest {
 }
 
 export async function readBulkRequest(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   requestId: string,
@@ -111,7 +112,12 @@ export async function readBulkRequest(
  * All of a user's requests still on record, newest first. Ids whose record expired are skipped, not
  * removed: a read never writes (the next submit prunes them, see SUBMIT).
  */
-export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: string, log?: RecordLogger): Promise<StoredBulkRequest[]> {
+export async function listBulkRequests(
+  redis: RedisClient,
+  keys: RedisKeys,
+  userId: string,
+  log?: RecordLogger,
+): Promise<StoredBulkRequest[]> {
   const ids = await redis.zrevrange(keys.bulkHistory(userId), 0, -1);
   return readRecords(redis, keys, userId, ids, log);
 }
@@ -123,7 +129,7 @@ export async function listBulkRequests(redis: Redis, keys: RedisKeys, userId: st
  * every record on record is read and filtered.
  */
 export async function listBulkRequestPage(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   page: { limit: number; offset: number; stage?: BulkStage | undefined },
@@ -138,7 +144,7 @@ export async function listBulkRequestPage(
   return { records: await readRecords(redis, keys, userId, ids, log), total };
 }
 
-function readRecords(redis: Redis, keys: RedisKeys, userId: string, ids: string[], log?: RecordLogger): Promise<StoredBulkRequest[]> {
+function readRecords(redis: RedisClient, keys: RedisKeys, userId: string, ids: string[], log?: RecordLogger): Promise<StoredBulkRequest[]> {
   return readBulkRequestsOf(
     redis,
     keys,
@@ -147,20 +153,21 @@ function readRecords(redis: Redis, keys: RedisKeys, userId: string, ids: string[
   );
 }
 
-/** Records of any users' requests (one pipeline), in the order asked; those not on record, or not the user's, are skipped. */
+/** Records of any users' requests (pipelined), in the order asked; those not on record, or not the user's, are skipped. */
 export async function readBulkRequestsOf(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   refs: { userId: string; requestId: string }[],
   log?: RecordLogger,
 ): Promise<StoredBulkRequest[]> {
   if (refs.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const { userId, requestId } of refs) pipeline.hgetall(keys.bulkRequest(userId, requestId));
-  const results = (await pipeline.exec()) ?? [];
+  const hashes = await pipelinePerSlot(
+    redis,
+    refs.map(({ userId, requestId }) => keys.bulkRequest(userId, requestId)),
+    (pipeline, key) => pipeline.hgetall(key),
+  );
   const records: StoredBulkRequest[] = [];
-  results.forEach(([err, hash], i) => {
-    if (err) throw err;
+  hashes.forEach((hash, i) => {
     const { userId, requestId } = refs[i] as { userId: string; requestId: string };
     const record = checkedRecord(hash as Record<string, string>, keys.bulkRequest(userId, requestId), log);
     if (record && record.userId === userId) records.push(record);
@@ -186,7 +193,7 @@ function parseFailedItems(raw: string[]): FailedItem[] {
 
 /** A request's failed items ordered by index: every one, or the first `limit` stored. */
 export async function readFailedItems(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   requestId: string,
@@ -196,7 +203,7 @@ export async function readFailedItems(
   return parseFailedItems(raw).sort((a, b) => a.index - b.index);
 }
 
-export async function countFailedItems(redis: Redis, keys: RedisKeys, userId: string, requestId: string): Promise<number> {
+export async function countFailedItems(redis: RedisClient, keys: RedisKeys, userId: string, requestId: string): Promise<number> {
   return redis.llen(keys.bulkFailures(userId, requestId));
 }
 
@@ -206,7 +213,7 @@ export async function countFailedItems(redis: Redis, keys: RedisKeys, userId: st
  * consistent: entries are only ever appended.
  */
 export async function readFailedItemsPage(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   requestId: string,
@@ -218,7 +225,7 @@ export async function readFailedItemsPage(
 }
 
 /** The trace contexts of the requests awaiting this user's report (for the report's span), oldest first. */
-export async function readTraceparents(redis: Redis, keys: RedisKeys, userId: string): Promise<string[]> {
+export async function readTraceparents(redis: RedisClient, keys: RedisKeys, userId: string): Promise<string[]> {
   const listed = await redis.hget(keys.bulkStatus(userId), 'requestIds');
   const ids = (listed ?? '').split(',').filter(Boolean);
   if (ids.length === 0) return [];

@@ -2,7 +2,8 @@
 // is fixed (say, Postgres was down), the items it did not get to are queued again, and the request
 // then takes the normal path (finish, report, webhook). One script, so a re-drive racing another,
 // or a worker, or replayed by ioredis, is applied once.
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { type RedisKeys, requestMember } from '../redis/keys.js';
 import { defineScript } from '../redis/scripts.js';
 import type { BulkStage } from '../schemas/bulk.js';
@@ -91,7 +92,7 @@ export const redriveScripts = [defineScript('bulkRedrive', 8, REDRIVE)];
 
 /** Puts a failed request of this user back in the queue (see REDRIVE). */
 export async function redriveBulkRequest(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   requestId: string,
@@ -102,10 +103,10 @@ export async function redriveBulkRequest(
     keys.bulkQueue(userId),
     keys.bulkItems(userId, requestId),
     keys.bulkFailures(userId, requestId),
-    keys.bulkPending(),
-    keys.bulkFailed(),
+    keys.bulkPending(userId),
+    keys.bulkFailed(userId),
     keys.bulkStatus(userId),
-    keys.reportPending(),
+    keys.reportPending(userId),
     userId,
     requestId,
     requestMember(userId, requestId),

@@ -1,8 +1,8 @@
-// The report worker's transitions. The status hash (bulk_status:user:{id}) lists the finished requests awaiting
+// The report worker's transitions. The status hash (bulk_status:{shard}:user:<id>) lists the finished requests awaiting
 // a report; a report covers the ones listed when it was built, and only those are removed, so
 // requests finished meanwhile wait for the next report.
-import type { Redis } from 'ioredis';
 import Compile from 'typebox/compile';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { LeaseLostError } from '../redis/lease.js';
 import { ReportStatusHashSchema } from '../schemas/bulk.js';
@@ -26,7 +26,7 @@ export interface ReportScripts {
   recordFailure(userId: string, token: string, failure: ReportFailure): Promise<{ attempts: number; failed: boolean }>;
 }
 
-export function createReportScripts(redis: Redis, keys: RedisKeys, options: { recordTtlSeconds: number }): ReportScripts {
+export function createReportScripts(redis: RedisClient, keys: RedisKeys, options: { recordTtlSeconds: number }): ReportScripts {
   const requestKeys = (userId: string, ids: string[]) => [
     ...ids.map((id) => keys.bulkRequest(userId, id)),
     ...ids.map((id) => keys.bulkFailures(userId, id)),
@@ -36,9 +36,9 @@ export function createReportScripts(redis: Redis, keys: RedisKeys, options: { re
   const fixedKeys = (userId: string) => [
     keys.reportLease(userId),
     keys.bulkStatus(userId),
-    keys.reportPending(),
-    keys.bulkFailed(),
-    keys.webhookEvents(),
+    keys.reportPending(userId),
+    keys.bulkFailed(userId),
+    keys.webhookEvents(userId),
   ];
   return {
     async markSent(userId, _token, sent) {
@@ -102,7 +102,7 @@ export interface ReportStatus {
 
 const statusValidator = Compile(ReportStatusHashSchema);
 
-export async function readReportStatus(redis: Redis, keys: RedisKeys, userId: string): Promise<ReportStatus | null> {
+export async function readReportStatus(redis: RedisClient, keys: RedisKeys, userId: string): Promise<ReportStatus | null> {
   // An absent status, or one with nothing awaiting a report, fails the schema too: nothing to do.
   const hash = await redis.hgetall(keys.bulkStatus(userId));
   if (!statusValidator.Check(hash)) return null;

@@ -2,7 +2,8 @@
 // request's id, and one command (COMMIT_STAGED) turns the staging into a queued request exactly as
 // submitBulkRequest queues one. Until then nothing is queued: an upload that breaks off is
 // discarded, or expires with its staging TTL if even that fails.
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { FailedItem } from '../schemas/bulk.js';
 import { newRequestRecord, queueArgs, queuedItemEntry, queueKeys, type SubmitResult, submitOutcome, type ValidItem } from './submit.js';
@@ -42,7 +43,7 @@ export interface StagedSubmission {
   discard(): Promise<void>;
 }
 
-export function startStagedSubmission(redis: Redis, keys: RedisKeys, userId: string, requestId: string): StagedSubmission {
+export function startStagedSubmission(redis: RedisClient, keys: RedisKeys, userId: string, requestId: string): StagedSubmission {
   const staging = [
     keys.bulkStaging(userId, requestId),
     keys.bulkStagedItems(userId, requestId),

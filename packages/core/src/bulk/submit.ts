@@ -1,6 +1,6 @@
 // Submitting a bulk request (the API): stores it whole or not at all, and settles a submit whose answer was lost.
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { type RedisKeys, requestMember } from '../redis/keys.js';
 import type { BookInput } from '../schemas/books.js';
 import type { FailedItem } from '../schemas/bulk.js';
@@ -50,7 +50,7 @@ export class SubmissionVoidedError extends Error {
   }
 }
 
-export async function submitBulkRequest(redis: Redis, keys: RedisKeys, submission: BulkSubmission): Promise<SubmitResult> {
+export async function submitBulkRequest(redis: RedisClient, keys: RedisKeys, submission: BulkSubmission): Promise<SubmitResult> {
   const { userId, now } = submission;
   const requestId = submission.requestId ?? randomUUID();
   const record = newRequestRecord({ ...submission, requestId, queued: submission.valid.length, failed: submission.invalid.length });
@@ -97,7 +97,7 @@ export function queueKeys(keys: RedisKeys, userId: string, requestId: string, id
     keys.bulkFailures(userId, requestId),
     keys.bulkHistory(userId),
     keys.bulkIdempotency(userId, keyHash),
-    keys.bulkPending(),
+    keys.bulkPending(userId),
     keys.bulkVoid(userId, requestId),
   ];
 }
@@ -114,14 +114,20 @@ export function queueArgs(userId: string, requestId: string, now: Date, idempote
 }
 
 /** What both kinds of submit answer once the script has run. */
-export async function submitOutcome(redis: Redis, keys: RedisKeys, userId: string, created: number, id: string): Promise<SubmitResult> {
+export async function submitOutcome(
+  redis: RedisClient,
+  keys: RedisKeys,
+  userId: string,
+  created: number,
+  id: string,
+): Promise<SubmitResult> {
   if (created === -1) throw new SubmissionVoidedError(id);
   if (created === 1) await pruneHistory(redis, keys, userId);
   return { requestId: id, created: created === 1 };
 }
 
 /** Best effort: a prune that fails is retried by the next submit, and readers skip expired ids. */
-async function pruneHistory(redis: Redis, keys: RedisKeys, userId: string): Promise<void> {
+async function pruneHistory(redis: RedisClient, keys: RedisKeys, userId: string): Promise<void> {
   try {
     const ids = await redis.zrange(keys.bulkHistory(userId), 0, HISTORY_PRUNE_PER_SUBMIT - 1);
     if (ids.length === 0) return;
@@ -136,6 +142,6 @@ async function pruneHistory(redis: Redis, keys: RedisKeys, userId: string): Prom
  * was stored; false if it was not, and then it never will be, even if the lost command is still
  * queued somewhere or re-sent later. Commands of one client run in order, so this runs after it.
  */
-export async function settleBulkSubmission(redis: Redis, keys: RedisKeys, userId: string, requestId: string): Promise<boolean> {
+export async function settleBulkSubmission(redis: RedisClient, keys: RedisKeys, userId: string, requestId: string): Promise<boolean> {
   return (await redis.bulkSettle(keys.bulkRequest(userId, requestId), keys.bulkVoid(userId, requestId), VOID_TTL_SECONDS)) === 1;
 }

@@ -1,6 +1,7 @@
 // The bulk worker's transitions of a request: start, chunk progress, finish (or stop, cancelled),
 // attempt failed.
-import type { Redis } from 'ioredis';
+
+import type { RedisClient } from '../redis/client.js';
 import { type RedisKeys, requestMember } from '../redis/keys.js';
 import { LeaseLostError } from '../redis/lease.js';
 import type { FailedItem } from '../schemas/bulk.js';
@@ -46,7 +47,7 @@ export interface BulkWorkerScripts {
 }
 
 export function createBulkWorkerScripts(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   options: { leaseMs: number; cacheTtlMs: number; recordTtlSeconds: number },
 ): BulkWorkerScripts {
@@ -88,9 +89,9 @@ export function createBulkWorkerScripts(
         keys.bulkItems(userId, requestId),
         keys.bulkStatus(userId),
         keys.booksCache(userId),
-        keys.bulkPending(),
-        keys.reportPending(),
-        keys.webhookEvents(),
+        keys.bulkPending(userId),
+        keys.reportPending(userId),
+        keys.webhookEvents(userId),
         token,
         requestId,
         requestMember(userId, requestId),
@@ -110,12 +111,12 @@ export function createBulkWorkerScripts(
         keys.bulkRequest(userId, requestId),
         keys.bulkQueue(userId),
         keys.bulkItems(userId, requestId),
-        keys.bulkPending(),
-        keys.bulkFailed(),
+        keys.bulkPending(userId),
+        keys.bulkFailed(userId),
         keys.booksCache(userId),
         keys.bulkStatus(userId),
-        keys.reportPending(),
-        keys.webhookEvents(),
+        keys.reportPending(userId),
+        keys.webhookEvents(userId),
         token,
         requestId,
         requestMember(userId, requestId),

@@ -1,4 +1,4 @@
-// The per-user GET /books cache: one hash per user (`books:user:{id}`), one field per normalised
+// The per-user GET /books cache: one hash per user (`books:{shard}:user:<id>`), one field per normalised
 // query, so one operation invalidates every page. A `gen` field names the last invalidation: a
 // reader notes it before reading Postgres and may fill the cache only if it is exactly unchanged,
 // so a read that raced a write can never put pre-write data back after the invalidation.
@@ -12,7 +12,8 @@
 // its TTL (a reader stalled longer than the TTL between its read and its fill, which the API bounds,
 // see guarded-books-cache.ts). Invalidations that could not reach Redis at all are the API's
 // business: books-cache-debts.ts.
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { defineScript } from '../redis/scripts.js';
 
@@ -75,7 +76,7 @@ export interface BooksCache {
   invalidate(userId: string): Promise<void>;
 }
 
-export function createBooksCache(redis: Redis, keys: RedisKeys, ttlSeconds: number): BooksCache {
+export function createBooksCache(redis: RedisClient, keys: RedisKeys, ttlSeconds: number): BooksCache {
   const ttlMs = ttlSeconds * 1000;
   return {
     async read(userId, field) {

@@ -32,6 +32,11 @@ export const DatastoresEnv = {
     default: 'redis://127.0.0.1:6379',
     description: 'a redis:// or rediss:// URL',
   }),
+  REDIS_CLUSTER_NODES: Type.String({
+    default: '',
+    description:
+      "a Redis Cluster's seed nodes as host:port,host:port (when set it wins over REDIS_URL, whose user, password and rediss:// still apply to every node)",
+  }),
   REDIS_KEY_PREFIX: Type.String({
     pattern: '^[A-Za-z0-9:_.-]*$',
     default: '',
@@ -41,8 +46,26 @@ export const DatastoresEnv = {
 export const readDatastores = (e: EnvOf<typeof DatastoresEnv>) => ({
   databaseUrl: e.DATABASE_URL,
   redisUrl: e.REDIS_URL,
+  redisClusterNodes: parseClusterNodes(e.REDIS_CLUSTER_NODES),
   redisKeyPrefix: e.REDIS_KEY_PREFIX,
 });
+
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+function parseClusterNodes(value: string): ClusterNode[] {
+  return splitList(value).map((node) => {
+    // host:port, the host possibly an IPv6 address in brackets.
+    const match = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(node);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      throw new ConfigError(`Invalid configuration: REDIS_CLUSTER_NODES must be host:port pairs separated by commas (got "${node}")`);
+    }
+    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
 export type DatastoresConfig = ReturnType<typeof readDatastores>;
 
 /** The Postgres pool of one process: its share of the server's connections, and pgbouncer's needs. */

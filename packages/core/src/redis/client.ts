@@ -1,8 +1,17 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisTimeouts } from '../config/fragments.js';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { DatastoresConfig, RedisTimeouts } from '../config/fragments.js';
 import { registerAllScripts } from './script-registry.js';
 
 export type RedisRole = 'api' | 'worker';
+
+/**
+ * A connection to a standalone Redis or to a Redis Cluster. The code takes either: every script
+ * touches one slot (keys.ts), and no pipeline mixes slots.
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: a cluster's seed nodes win over the URL, whose credentials and TLS still apply. */
+export type RedisTarget = Pick<DatastoresConfig, 'redisUrl' | 'redisClusterNodes'>;
 
 /** What the client needs of a logger: pino's and Fastify's both fit. */
 export interface ConnectionLogger {
@@ -28,19 +37,26 @@ export interface RedisClientOptions {
  * The API fails fast (no offline queue, one retry) so it can fall back to Postgres or answer 503;
  * workers wait for Redis to come back (maxRetriesPerRequest: null). Both reconnect forever.
  */
-export function createRedisClient(url: string, role: RedisRole, logger: ConnectionLogger, clientOptions: RedisClientOptions): Redis {
+export function createRedisClient(
+  target: RedisTarget,
+  role: RedisRole,
+  logger: ConnectionLogger,
+  clientOptions: RedisClientOptions,
+): RedisClient {
   const name = clientOptions.name ?? role;
   const { connectMs, commandMs, reconnectMaxDelayMs } = clientOptions.timeouts;
-  const options: RedisOptions =
-    role === 'api' ? { maxRetriesPerRequest: 1, enableOfflineQueue: false } : { maxRetriesPerRequest: null, enableOfflineQueue: true };
-  const client = new Redis(url, {
-    ...options,
+  const queueing = role === 'api' ? { enableOfflineQueue: false } : { enableOfflineQueue: true };
+  const connection: RedisOptions = {
+    maxRetriesPerRequest: role === 'api' ? 1 : null,
     connectTimeout: connectMs,
     ...(commandMs > 0 ? { commandTimeout: commandMs } : {}),
-    enableAutoPipelining: clientOptions.autoPipelining ?? false,
     connectionName: `books-${name}`,
-    retryStrategy: (attempt) => Math.min(attempt * 200, reconnectMaxDelayMs),
-  });
+  };
+  const backoff = (attempt: number) => Math.min(attempt * 200, reconnectMaxDelayMs);
+  const autoPipelining = clientOptions.autoPipelining ?? false;
+  const client: RedisClient = target.redisClusterNodes.length
+    ? new Cluster(target.redisClusterNodes, clusterOptions(target.redisUrl, connection, queueing, backoff, autoPipelining, connectMs))
+    : new Redis(target.redisUrl, { ...connection, ...queueing, enableAutoPipelining: autoPipelining, retryStrategy: backoff });
   registerAllScripts(client);
   let lastError = '';
   // Without an error listener an unreachable Redis crashes the process.
@@ -55,8 +71,35 @@ export function createRedisClient(url: string, role: RedisRole, logger: Connecti
   return client;
 }
 
+/**
+ * A cluster's nodes all take REDIS_URL's user, password and TLS (rediss://), as managed cluster-mode
+ * services want; MOVED, ASK and TRYAGAIN (a slot being resharded) are retried by ioredis.
+ */
+function clusterOptions(
+  url: string,
+  connection: RedisOptions,
+  queueing: { enableOfflineQueue: boolean },
+  backoff: (attempt: number) => number,
+  autoPipelining: boolean,
+  connectMs: number,
+): ClusterOptions {
+  const parsed = new URL(url);
+  return {
+    ...queueing,
+    enableAutoPipelining: autoPipelining,
+    clusterRetryStrategy: backoff,
+    slotsRefreshTimeout: connectMs,
+    redisOptions: {
+      ...connection,
+      ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+      ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+  };
+}
+
 /** Resolves when the client is ready, or after `timeoutMs` (false) so start-up can go on degraded. */
-export function waitForRedis(client: Redis, timeoutMs: number): Promise<boolean> {
+export function waitForRedis(client: RedisClient, timeoutMs: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ready: boolean) => {

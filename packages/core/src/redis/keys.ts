@@ -1,8 +1,45 @@
-// The only code that spells a Redis key. `{userId}` is a Redis Cluster hash tag: every key of one
-// user hashes to one slot. The few global indexes (bulk_pending, report_pending, bulk_failed) are
-// updated in the same scripts as a user's keys, so the bulk pipeline needs a single Redis
-// (standalone or Sentinel), not a Cluster. The namespace prefix is applied here rather than through
-// ioredis's keyPrefix, which SCAN ignores.
+// The only code that spells a Redis key. Every key of one user carries the hash tag of the user's
+// shard (`{s3.20}`), and so do that shard's global indexes (bulk_pending, report_pending, bulk_failed,
+// webhook_events, report_resends): a script that moves a user's request and updates an index touches
+// one slot, which Redis Cluster requires, and stays atomic. The account-mail keys share one tag of
+// their own. A standalone Redis holds the same layout. The namespace prefix is applied here rather
+// than through ioredis's keyPrefix, which SCAN ignores; it must not contain a brace (see config).
+import keySlot from 'cluster-key-slot';
+
+/**
+ * How many shards the global indexes are split into. Fixed: it decides where every user's keys
+ * live, so changing it would move them all.
+ */
+export const REDIS_SHARDS = 16;
+
+/**
+ * Shard i's hash tag: the first `s<i>` or `s<i>.<n>` whose slot lies in the i-th sixteenth of the
+ * 16384 slots (checked by a test), so that the shards spread evenly over a cluster whose masters
+ * hold equal slot ranges, as `redis-cli --cluster create` makes them.
+ */
+export const SHARD_TAGS: readonly string[] = [
+  's0.10',
+  's1.13',
+  's2',
+  's3.20',
+  's4.4',
+  's5.3',
+  's6.40',
+  's7.43',
+  's8.23',
+  's9.20',
+  's10.22',
+  's11.21',
+  's12.2',
+  's13.1',
+  's14.41',
+  's15.42',
+];
+
+/** The shard a user's keys and index entries live in (CRC16 of the id, as Redis hashes keys). */
+export function shardOf(userId: string): number {
+  return keySlot(userId) % REDIS_SHARDS;
+}
 
 export interface RedisKeys {
   readonly prefix: string;
@@ -47,21 +84,28 @@ export interface RedisKeys {
   /** List: the staged upload's failed rows, as bulkFailures will hold them once committed. TTL: see bulkStaging. */
   bulkStagedFailures(userId: string, requestId: string): string;
 
-  /** Sorted set, global: `userId:requestId` of every queued or processing request, scored by queued time. */
-  bulkPending(): string;
-  /** Sorted set, global: users whose bulk_status awaits a report, scored by first processed time. */
-  reportPending(): string;
-  /** Sorted set, global: `userId:requestId` of failed requests, scored by failure time. */
-  bulkFailed(): string;
+  // The global indexes, one key per shard: `x(userId)` is the shard holding that user's entries,
+  // `xShards()` every shard, for the readers that scan them all.
+  /** Sorted set per shard: `userId:requestId` of every queued or processing request, scored by queued time. */
+  bulkPending(userId: string): string;
+  bulkPendingShards(): readonly string[];
+  /** Sorted set per shard: users whose bulk_status awaits a report, scored by first processed time. */
+  reportPending(userId: string): string;
+  reportPendingShards(): readonly string[];
+  /** Sorted set per shard: `userId:requestId` of failed requests, scored by failure time. */
+  bulkFailed(userId: string): string;
+  bulkFailedShards(): readonly string[];
 
-  /** List, global: a JSON event (`BulkRequestEvent`, schemas/bulk.ts) for every request that reached
+  /** List per shard: a JSON event (`BulkRequestEvent`, schemas/bulk.ts) for every request that reached
    * completed, failed or cancelled, pushed by the transition that moved it there. The report worker
    * drains it into Postgres (webhook deliveries); events of users without a webhook are dropped there. */
-  webhookEvents(): string;
+  webhookEvents(userId: string): string;
+  webhookEventsShards(): readonly string[];
 
-  /** List, global: resend requests (JSON `ReportResendRequest`, schemas/reports.ts) pushed by the API,
+  /** List per shard: resend requests (JSON `ReportResendRequest`, schemas/reports.ts) pushed by the API,
    * oldest first. The report worker records each on its report row in Postgres, then removes it. */
-  reportResendQueue(): string;
+  reportResendQueue(userId: string): string;
+  reportResendQueueShards(): readonly string[];
 
   /** Sorted set, global: `kind:id` of every worker replica that sent a heartbeat, scored by when
    * that heartbeat expires (ms); writers trim the expired ones. */
@@ -70,6 +114,7 @@ export interface RedisKeys {
    * of three heartbeat intervals: a killed worker's disappears by itself. */
   workerHeartbeat(kind: string, workerId: string): string;
 
+  // The account-mail keys share the tag `{account_mail}`: the outbox's scripts touch several at once.
   /** List, global: account emails (verification, password reset) queued by the API, as JSON, oldest first.
    * The report worker moves them into the three keys below as soon as it sees them. */
   accountMailQueue(): string;
@@ -86,7 +131,18 @@ export interface RedisKeys {
 }
 
 export function createRedisKeys(prefix = ''): RedisKeys {
-  const user = (name: string, userId: string) => `${prefix}${name}:user:{${userId}}`;
+  const tagged = SHARD_TAGS.map((tag) => `{${tag}}`);
+  const user = (name: string, userId: string) => `${prefix}${name}:${tagged[shardOf(userId)]}:user:${userId}`;
+  const index = (name: string) => {
+    const shards = tagged.map((tag) => `${prefix}${name}:${tag}`);
+    return { ofUser: (userId: string) => shards[shardOf(userId)]!, all: () => shards };
+  };
+  const pending = index('bulk_pending');
+  const reportPending = index('report_pending');
+  const failed = index('bulk_failed');
+  const webhookEvents = index('webhook_events');
+  const resends = index('report_resends');
+  const mail = `${prefix}{account_mail}`;
   return {
     prefix,
     booksCache: (userId) => user('books', userId),
@@ -109,21 +165,26 @@ export function createRedisKeys(prefix = ''): RedisKeys {
     bulkStagedItems: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}:items`,
     bulkStagedFailures: (userId, requestId) => `${user('bulk_staging', userId)}:${requestId}:failures`,
 
-    bulkPending: () => `${prefix}bulk_pending`,
-    reportPending: () => `${prefix}report_pending`,
-    bulkFailed: () => `${prefix}bulk_failed`,
-    webhookEvents: () => `${prefix}webhook_events`,
-    reportResendQueue: () => `${prefix}report_resends`,
+    bulkPending: pending.ofUser,
+    bulkPendingShards: pending.all,
+    reportPending: reportPending.ofUser,
+    reportPendingShards: reportPending.all,
+    bulkFailed: failed.ofUser,
+    bulkFailedShards: failed.all,
+    webhookEvents: webhookEvents.ofUser,
+    webhookEventsShards: webhookEvents.all,
+    reportResendQueue: resends.ofUser,
+    reportResendQueueShards: resends.all,
 
     workers: () => `${prefix}workers`,
     workerHeartbeat: (kind, workerId) => `${prefix}worker:${kind}:${workerId}`,
 
-    accountMailQueue: () => `${prefix}account_mail`,
-    accountMailMessages: () => `${prefix}account_mail_messages`,
-    accountMailDue: () => `${prefix}account_mail_due`,
-    accountMailAttempts: () => `${prefix}account_mail_attempts`,
-    accountMailDone: () => `${prefix}account_mail_done`,
-    accountMailLease: (messageId) => `${prefix}account_mail_lease:${messageId}`,
+    accountMailQueue: () => mail,
+    accountMailMessages: () => `${mail}_messages`,
+    accountMailDue: () => `${mail}_due`,
+    accountMailAttempts: () => `${mail}_attempts`,
+    accountMailDone: () => `${mail}_done`,
+    accountMailLease: (messageId) => `${mail}_lease:${messageId}`,
   };
 }
 

@@ -2,7 +2,8 @@
 // A lease only saves work; correctness comes from Postgres (unique keys), since a paused holder
 // can outlive its lease.
 import { randomUUID } from 'node:crypto';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { defineScript } from './scripts.js';
 
 /** Lua: whether `token` still holds the lease at `key`; every script that needs a lease asks this. */
@@ -41,7 +42,7 @@ export interface Lease {
 }
 
 /** Takes the lease if nobody holds it; null otherwise. */
-export async function acquireLease(redis: Redis, key: string, ttlMs: number): Promise<Lease | null> {
+export async function acquireLease(redis: RedisClient, key: string, ttlMs: number): Promise<Lease | null> {
   const token = randomUUID();
   // A SET re-sent after a dropped connection finds the lease its first copy took: still ours.
   if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK' && (await redis.get(key)) !== token) return null;

@@ -1,13 +1,13 @@
 // Every Lua script of the system, in one list. createRedisClient registers them all on each client
 // it creates, so no client can send a command before its script is defined: an auto-pipelining
 // client would otherwise fail inside its pipeline callback (redis/ioredis#1931).
-import type { Redis } from 'ioredis';
 import { accountMailScripts } from '../account-mail/outbox.js';
 import { redriveScripts } from '../bulk/redrive.js';
 import { submitScripts } from '../bulk/submit-scripts.js';
 import { requestTransitionScripts } from '../bulk/transition-scripts.js';
 import { booksCacheScripts } from '../cache/books-cache.js';
 import { reportResendScripts } from '../reports/resend-queue.js';
+import type { RedisClient } from './client.js';
 import { leaseScripts } from './lease.js';
 import { rateLimitScripts } from './rate-limit-script.js';
 import { type RedisScript, registerScripts } from './scripts.js';
@@ -24,6 +24,6 @@ export const ALL_SCRIPTS: readonly RedisScript[] = [
 ];
 
 /** Defines every script on a client; createRedisClient does it, so only clients made otherwise (tests) call it. */
-export function registerAllScripts(redis: Redis): void {
+export function registerAllScripts(redis: RedisClient): void {
   registerScripts(redis, ALL_SCRIPTS);
 }

@@ -2,7 +2,8 @@
 // 'ioredis'` entry that types it (the name must be one of those entries). ioredis' defineCommand
 // does the EVALSHA-with-EVAL-fallback caching. Every script is listed once in script-registry.ts,
 // which createRedisClient registers on each client it creates, before its first command.
-import type { Redis, RedisCommander } from 'ioredis';
+import type { RedisCommander } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 export interface RedisScript {
   readonly name: keyof RedisCommander & string;
@@ -15,7 +16,7 @@ export function defineScript(name: RedisScript['name'], numberOfKeys: number | u
   return numberOfKeys === undefined ? { name, lua } : { name, numberOfKeys, lua };
 }
 
-export function registerScripts(redis: Redis, scripts: readonly RedisScript[]): void {
+export function registerScripts(redis: RedisClient, scripts: readonly RedisScript[]): void {
   for (const { name, numberOfKeys, lua } of scripts) {
     redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
   }

@@ -4,11 +4,12 @@
 // value: a request read twice is taken in once (the row keeps the newest), and a request pushed
 // meanwhile is never lost, because nothing else is removed.
 import { randomUUID } from 'node:crypto';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import Compile from 'typebox/compile';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { defineScript } from '../redis/scripts.js';
-import { peekJsonList, removeListEntries } from '../redis/work-list.js';
+import { type ListEntryRef, peekJsonLists, removeListEntries } from '../redis/work-list.js';
 import type { ReportResendRequest } from '../schemas/reports.js';
 import { ReportResendRequestSchema } from '../schemas/reports.js';
 
@@ -39,7 +40,7 @@ export type ResendRequestOutcome = { queued: true; request: ReportResendRequest 
 
 /** The API's side: queue a resend of one of the user's reports, at most one per `throttleMs`. */
 export async function requestReportResend(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   input: { userId: string; reportId: string; now: Date; throttleMs: number },
 ): Promise<ResendRequestOutcome> {
@@ -51,7 +52,7 @@ export async function requestReportResend(
   };
   const left = await redis.reportResendRequest(
     keys.reportResendThrottle(input.userId),
-    keys.reportResendQueue(),
+    keys.reportResendQueue(input.userId),
     request.id,
     JSON.stringify(request),
     input.throttleMs,
@@ -59,9 +60,7 @@ export async function requestReportResend(
   return left === 0 ? { queued: true, request } : { queued: false, retryAfterMs: left };
 }
 
-export interface QueuedResend {
-  /** The entry as stored: what removeResendRequests removes. */
-  raw: string;
+export interface QueuedResend extends ListEntryRef {
   /** Null if the entry is not a valid request (another process wrote it): remove it. */
   request: ReportResendRequest | null;
 }
@@ -69,13 +68,13 @@ export interface QueuedResend {
 const requestValidator = Compile(ReportResendRequestSchema);
 
 /** The worker's side: the oldest `limit` requests, left in place until removeResendRequests. */
-export async function readResendRequests(redis: Redis, keys: RedisKeys, limit: number): Promise<QueuedResend[]> {
-  const peeked = await peekJsonList(redis, keys.reportResendQueue(), limit, (value): value is ReportResendRequest =>
+export async function readResendRequests(redis: RedisClient, keys: RedisKeys, limit: number): Promise<QueuedResend[]> {
+  const peeked = await peekJsonLists(redis, keys.reportResendQueueShards(), limit, (value): value is ReportResendRequest =>
     requestValidator.Check(value),
   );
-  return peeked.map(({ raw, value }) => ({ raw, request: value }));
+  return peeked.map(({ key, raw, value }) => ({ key, raw, request: value }));
 }
 
 /** Removes exactly these entries (one copy each), once they are recorded in Postgres. */
-export const removeResendRequests = (redis: Redis, keys: RedisKeys, raws: readonly string[]): Promise<void> =>
-  removeListEntries(redis, keys.reportResendQueue(), raws);
+export const removeResendRequests = (redis: RedisClient, queued: readonly ListEntryRef[]): Promise<void> =>
+  removeListEntries(redis, queued);

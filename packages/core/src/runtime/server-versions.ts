@@ -2,8 +2,8 @@
 // Redis accepts our connection and then quietly misbehaves (PEXPIRE … NX is Redis 7: on 6.x the
 // cache never fills), so it must be refused loudly instead. A server that cannot be reached is not
 // "too old": that is the retry logic's business, so the check then says nothing.
-import type { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
+import type { RedisClient } from '../redis/client.js';
 
 /** Redis 7.0: PEXPIRE … NX (the books cache) and the Lua scripts' commands. */
 export const MIN_REDIS_VERSION = '7.0.0';
@@ -50,7 +50,7 @@ export async function checkServerVersions(deps: {
   sql?: Sql;
   /** For a process that holds no postgres.js client of its own: a one-connection client for the check. */
   databaseUrl?: string;
-  redis?: Redis;
+  redis?: RedisClient;
   timeoutMs?: number;
 }): Promise<void> {
   if (!deps.sql && deps.databaseUrl) {

@@ -252,7 +252,7 @@ export type QueuedItem = Static<typeof QueuedItemSchema>;
 const Count = Type.String({ pattern: '^[0-9]+$' });
 const Present = Type.String({ minLength: 1 });
 
-/** `bulk_request:user:{id}:<requestId>`: one request's record. */
+/** `bulk_request:{shard}:user:<id>:<requestId>`: one request's record. */
 export const BulkRecordHashSchema = Type.Object({
   requestId: Present,
   userId: Present,
@@ -289,7 +289,7 @@ export const BulkRecordHashSchema = Type.Object({
 });
 export type BulkRecordHash = Static<typeof BulkRecordHashSchema>;
 
-/** `bulk_status:user:{id}`: the finished requests awaiting this user's report, as the report worker reads it. */
+/** `bulk_status:{shard}:user:<id>`: the finished requests awaiting this user's report, as the report worker reads it. */
 export const ReportStatusHashSchema = Type.Object({
   stage: Type.Literal('processed_awaiting_report'),
   /** Comma-separated request ids. */

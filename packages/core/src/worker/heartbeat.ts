@@ -3,9 +3,9 @@
 // index of replicas scored by expiry, so that readers list them without KEYS and a killed worker
 // drops out by itself.
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import Compile from 'typebox/compile';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { type WorkerHeartbeat, WorkerHeartbeatSchema, type WorkerKind } from '../schemas/workers.js';
 
@@ -13,7 +13,7 @@ import { type WorkerHeartbeat, WorkerHeartbeatSchema, type WorkerKind } from '..
 const LIVES_INTERVALS = 3;
 
 export interface HeartbeatOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   kind: WorkerKind;
   version: string;
@@ -105,7 +105,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
 const heartbeatValidator = Compile(WorkerHeartbeatSchema);
 
 /** The replicas whose heartbeat has not expired, from the index (no KEYS), then one GET per replica. */
-export async function readLiveWorkers(redis: Redis, keys: RedisKeys, at: Date = new Date()): Promise<WorkerHeartbeat[]> {
+export async function readLiveWorkers(redis: RedisClient, keys: RedisKeys, at: Date = new Date()): Promise<WorkerHeartbeat[]> {
   const members = await redis.zrangebyscore(keys.workers(), `(${at.getTime()}`, '+inf');
   if (members.length === 0) return [];
   const answers = await Promise.all(

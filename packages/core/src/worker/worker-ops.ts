@@ -2,10 +2,10 @@
 // metrics listener with /health/live and /health/ready (Redis and Postgres answer, the schedule is
 // running, the process is not shutting down).
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { type Readiness, startOpsServer } from '../metrics/ops-server.js';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { WorkerKind } from '../schemas/workers.js';
 import { createHeartbeat } from './heartbeat.js';
@@ -20,7 +20,7 @@ export interface WorkerOpsConfig {
 export interface WorkerOpsOptions {
   kind: WorkerKind;
   version: string;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Resolves when Postgres answers. */
   pingPostgres(): Promise<unknown>;

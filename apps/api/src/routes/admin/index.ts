@@ -1,3 +1,4 @@
+import { countSharded, lowestScoreSharded } from '@books/core/redis';
 import { AdminStatsSchema, ErrorResponseSchema } from '@books/core/schemas';
 import { readLiveWorkers } from '@books/core/worker';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -29,13 +30,13 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const [userCount, bookCount, pending, reports, failed, oldest, workers] = await Promise.all([
         countUsers(app.db),
         countAllBooks(app.db),
-        redis.zcard(keys.bulkPending()),
-        redis.zcard(keys.reportPending()),
-        redis.zcount(keys.bulkFailed(), failedSince, '+inf'),
-        redis.zrange(keys.bulkPending(), 0, 0, 'WITHSCORES'),
+        countSharded(redis, keys.bulkPendingShards()),
+        countSharded(redis, keys.reportPendingShards()),
+        countSharded(redis, keys.bulkFailedShards(), failedSince),
+        lowestScoreSharded(redis, keys.bulkPendingShards()),
         readLiveWorkers(redis, keys, new Date(now)),
       ]);
-      const oldestQueuedAt = oldest[1] === undefined ? null : Number(oldest[1]);
+      const oldestQueuedAt = oldest;
       return {
         success: true as const,
         data: {

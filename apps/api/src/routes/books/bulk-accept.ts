@@ -1,10 +1,9 @@
 // The last step of POST /books/bulk, whatever the body: run the submit (JSON at once, or a staged
 // file's commit), settle it if its answer was lost, and answer 202 with the request, or 503.
 import { readBulkRequest, type SubmitResult, settleBulkSubmission } from '@books/core/bulk';
-import type { RedisKeys } from '@books/core/redis';
+import type { RedisClient, RedisKeys } from '@books/core/redis';
 import { describeWait, nextRun } from '@books/core/schedule';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
-import type { Redis } from 'ioredis';
 import { AppError } from '../../errors.js';
 import type { ApiMetrics } from '../../plugins/metrics.js';
 
@@ -26,7 +25,7 @@ const outcomeUnknown = (requestId: string) => ({
 export const neverSent = (err: unknown) => err instanceof Error && err.message.startsWith("Stream isn't writeable");
 
 export interface Acceptance {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   log: FastifyBaseLogger;
   metrics: Pick<ApiMetrics, 'bulkSubmissions' | 'bulkQueuedBooks'>;
