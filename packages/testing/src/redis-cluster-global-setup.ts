@@ -2,7 +2,7 @@
 // whole run. It runs in vitest's main process before any test worker is spawned, and workers
 // inherit its environment, so the seed list reaches tests as TEST_REDIS_CLUSTER_NODES
 // (testEnv.redisClusterNodes). Without the variable it starts nothing, and costs nothing.
-//   test: { globalSetup: [fileURLToPath(import.meta.resolve('@books/testing/redis-cluster-global-setup'))] }
+//   test: { globalSetup: ['@books/testing/redis-cluster-global-setup'] }   (vitest resolves the export name)
 import { startRedisCluster } from './redis-cluster.js';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
