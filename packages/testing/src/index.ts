@@ -9,5 +9,6 @@ export * from './http.js';
 export * from './pdf.js';
 export * from './private-postgres.js';
 export * from './redis.js';
+export * from './redis-cluster.js';
 export * from './redis-server.js';
 export * from './smtp.js';
