@@ -7,16 +7,19 @@ let failed = 0;
 let files = 0;
 for (const group of ['apps', 'packages']) {
   for (const name of readdirSync(group)) {
-    const report = join(group, name, 'test-results.json');
-    if (!existsSync(report)) continue;
-    const result = JSON.parse(readFileSync(report, 'utf8'));
-    files++;
-    passed += result.numPassedTests;
-    failed += result.numFailedTests;
-    // A file that failed to load, or whose beforeAll/afterAll failed, counts no failed test (its tests
-    // are skipped or passed): count the file as one failure so that it cannot pass silently.
-    for (const suite of result.testResults ?? []) {
-      if (suite.status === 'failed' && !(suite.assertionResults ?? []).some((test) => test.status === 'failed')) failed++;
+    const dir = join(group, name);
+    if (!existsSync(dir)) continue;
+    // test-results.json, and test-results.cluster.json from the run on a Redis Cluster.
+    for (const report of readdirSync(dir).filter((file) => /^test-results(\.[a-z]+)?\.json$/.test(file))) {
+      const result = JSON.parse(readFileSync(join(dir, report), 'utf8'));
+      files++;
+      passed += result.numPassedTests;
+      failed += result.numFailedTests;
+      // A file that failed to load, or whose beforeAll/afterAll failed, counts no failed test (its tests
+      // are skipped or passed): count the file as one failure so that it cannot pass silently.
+      for (const suite of result.testResults ?? []) {
+        if (suite.status === 'failed' && !(suite.assertionResults ?? []).some((test) => test.status === 'failed')) failed++;
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 import { booksCacheField, createBooksCache } from '@books/core/cache';
 import { SHARD_TAGS, shardOf } from '@books/core/redis';
 import { BookListResponseSchema } from '@books/core/schemas';
-import { Redis } from 'ioredis';
+import { createTestRedis } from '@books/testing';
 import Compile from 'typebox/compile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBooks } from '../src/services/books-store.js';
@@ -135,7 +135,7 @@ describe('the cache-hit path', () => {
 
   it('never takes an identity from Redis: a forged one where an older version kept it changes nothing', async () => {
     const user = await signup(h.app);
-    const redis = new Redis(h.ctx.env.REDIS_URL as string);
+    const redis = createTestRedis();
     try {
       // The key older versions cached identities under (keys.userIdentity, now gone).
       await redis.set(`${h.app.keys.prefix}identity:user:{${user.id}}`, '{"id":"forged","role":"admin"}', 'EX', 60);

@@ -1,8 +1,14 @@
 import { createDb, type DbHandle } from '@books/core/db';
-import { createRedisKeys, type RedisKeys, registerAllScripts } from '@books/core/redis';
+import { createRedisKeys, type RedisClient, type RedisKeys } from '@books/core/redis';
 import { type AccountMail, AccountMailSchema } from '@books/core/schemas';
-import { createTestContext, type ImportStores, type TestContext, type TestUser, testEnv } from '@books/testing';
-import { Redis } from 'ioredis';
+import {
+  createTestContext,
+  createTestRedis,
+  expectRunsDeployment,
+  type ImportStores,
+  type TestContext,
+  type TestUser,
+} from '@books/testing';
 import Compile from 'typebox/compile';
 import { type App, type BuildOptions, buildApp } from '../src/app.js';
 
@@ -16,6 +22,7 @@ export async function startApi(label: string, env: Record<string, string> = {}, 
   const ctx = await createTestContext(label, env);
   const app = await buildApp(ctx.config, { logger: false, ...build });
   await app.ready();
+  expectRunsDeployment(app.redis, Boolean(ctx.env.REDIS_CLUSTER_NODES));
   return {
     app,
     ctx,
@@ -37,7 +44,7 @@ export async function addBook(app: App, user: TestUser, book: Record<string, unk
 /** Also what @books/testing's finishQueuedImport and friends take, to act as a bulk worker would. */
 export interface QueueStores extends ImportStores {
   handle: DbHandle;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   close(): Promise<void>;
 }
@@ -45,8 +52,7 @@ export interface QueueStores extends ImportStores {
 /** The test's database and Redis namespace, opened beside the app, to build or check queue state directly. */
 export function openStores(ctx: TestContext): QueueStores {
   const handle = createDb(ctx.database.url, { max: 2 });
-  const redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
-  registerAllScripts(redis);
+  const redis = createTestRedis();
   return {
     handle,
     db: handle.db,

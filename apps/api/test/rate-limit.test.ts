@@ -1,5 +1,6 @@
-import { createTestContext, type TestContext, testEnv } from '@books/testing';
-import { Redis } from 'ioredis';
+import { waitForRedis } from '@books/core/redis';
+import { createTestContext, createTestRedis, type TestContext } from '@books/testing';
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type App, buildApp } from '../src/app.js';
 
@@ -66,13 +67,17 @@ it('ignores X-Forwarded-For from clients that are not configured proxies', async
 
 it('counts a burst from one client exactly, across replicas, in fewer Redis commands than requests', async () => {
   // Redis MONITOR shows the scripts run on this test's limiter keys (not the commands they run inside).
-  const client = new Redis(testEnv.redisUrl);
-  const monitor = await client.monitor();
+  // On a cluster, every master's: the limiter key lives on one of them.
+  const client = createTestRedis();
+  await waitForRedis(client, 10_000);
+  const monitors = await Promise.all((client instanceof Cluster ? client.nodes('master') : [client]).map((node) => node.monitor()));
   const limiterCommands: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    const script = /^eval(sha)?$/i.test(args[0] ?? '');
-    if (script && args.some((arg) => arg.startsWith(`${ctx.namespace.prefix}rate_limit:`))) limiterCommands.push(args);
-  });
+  for (const monitor of monitors) {
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const script = /^eval(sha)?$/i.test(args[0] ?? '');
+      if (script && args.some((arg) => arg.startsWith(`${ctx.namespace.prefix}rate_limit:`))) limiterCommands.push(args);
+    });
+  }
   try {
     // 12 requests at once, half to each replica, against a limit of 5: exactly 5 get through.
     const burst = await Promise.all(
@@ -90,13 +95,13 @@ it('counts a burst from one client exactly, across replicas, in fewer Redis comm
     expect(limiterCommands.length).toBeGreaterThan(0);
     expect(limiterCommands.length).toBeLessThan(12);
   } finally {
-    monitor.disconnect();
+    for (const monitor of monitors) monitor.disconnect();
     client.disconnect();
   }
 });
 
 it('keeps a counter that lost its expiry from counting forever', async () => {
-  const redis = new Redis(testEnv.redisUrl);
+  const redis = createTestRedis();
   try {
     // A counter left without a TTL (its PEXPIRE lost to a crash, say) must not ban the client for good.
     const key = `${ctx.namespace.prefix}rate_limit:10.0.0.7`;

@@ -4,7 +4,7 @@
 // request id stay true (see GET /books/bulk/:requestId).
 import { randomUUID } from 'node:crypto';
 import { requestMember } from '@books/core/redis';
-import { finishQueuedImport, makeBooks, signUp, submitBulk, verifyEmail } from '@books/testing';
+import { finishQueuedImport, makeBooks, scanKeys, signUp, submitBulk, verifyEmail } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ApiHarness, openStores, type QueueStores, startApi } from './helpers.js';
 
@@ -22,9 +22,7 @@ afterAll(async () => {
 
 /** Every key of the test's namespace with its serialized value and whether it has a TTL. */
 async function dumpNamespace(): Promise<Record<string, { value: string | undefined; expires: boolean }>> {
-  const found: string[] = [];
-  const stream = stores.redis.scanStream({ match: `${h.ctx.namespace.prefix}*`, count: 500 }) as AsyncIterable<string[]>;
-  for await (const batch of stream) found.push(...batch);
+  const found = await scanKeys(stores.redis, h.ctx.namespace.prefix);
   const state: Record<string, { value: string | undefined; expires: boolean }> = {};
   const byDesign = [`${h.ctx.namespace.prefix}rate_limit:`];
   for (const key of found.sort()) {

@@ -2,7 +2,7 @@
 // (@books/testing's queueImport, as POST /books/bulk does) and read back through core's readers:
 // what the API makes of them is the API's tests' business.
 import { loadBulkWorkerConfig } from '@books/core/config';
-import { createTestContext, type ImportStores, silentLogger, type TestContext } from '@books/testing';
+import { createTestContext, expectRunsDeployment, type ImportStores, silentLogger, type TestContext } from '@books/testing';
 import { createBulkDeps } from '../src/wiring.js';
 
 export type BulkTestDeps = ReturnType<typeof createBulkDeps>;
@@ -26,6 +26,7 @@ export async function startBulkHarness(label: string, env: Record<string, string
     return deps;
   };
   const deps = replica();
+  expectRunsDeployment(deps.redis, Boolean(ctx.env.REDIS_CLUSTER_NODES));
   return {
     ctx,
     deps,

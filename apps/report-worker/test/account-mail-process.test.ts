@@ -3,23 +3,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { enqueueAccountMail } from '@books/core/account-mail';
-import { createRedisKeys, registerAllScripts } from '@books/core/redis';
-import { createSmtpCatcher, createTestContext, type SmtpCatcher, type TestContext, testEnv } from '@books/testing';
-import { Redis } from 'ioredis';
+import { createRedisKeys, type RedisClient } from '@books/core/redis';
+import { createSmtpCatcher, createTestContext, createTestRedis, type SmtpCatcher, type TestContext } from '@books/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let ctx: TestContext;
 let smtp: SmtpCatcher;
-let redis: Redis;
+let redis: RedisClient;
 let worker: ChildProcess | undefined;
 let output = '';
 beforeAll(async () => {
   smtp = await createSmtpCatcher();
   await smtp.start();
   ctx = await createTestContext('account-mail-process', smtp.env);
-  redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
-  registerAllScripts(redis);
+  redis = createTestRedis();
   // The default schedules: reports every 5 minutes, account mail every 2 seconds.
   worker = spawn(process.execPath, [main], {
     env: { ...ctx.env, REPORT_RETRY_BASE_SECONDS: '1', LOG_LEVEL: 'info' },

@@ -4,6 +4,7 @@ import { loadReportWorkerConfig } from '@books/core/config';
 import {
   createSmtpCatcher,
   createTestContext,
+  expectRunsDeployment,
   type ImportStores,
   type ReceivedMail,
   type SmtpCatcher,
@@ -39,6 +40,7 @@ export async function startReportHarness(label: string, env: Record<string, stri
     return deps;
   };
   const deps = replica();
+  expectRunsDeployment(deps.redis, Boolean(ctx.env.REDIS_CLUSTER_NODES));
   return {
     ctx,
     smtp,

@@ -5,17 +5,16 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { readReportStatus } from '@books/core/bulk';
 import { createDb, type DbHandle, webhooks } from '@books/core/db';
-import { createRedisKeys, registerAllScripts } from '@books/core/redis';
+import { createRedisKeys, type RedisClient } from '@books/core/redis';
 import {
   createSmtpCatcher,
   createTestContext,
+  createTestRedis,
   finishImport,
   insertUser,
   type SmtpCatcher,
   type TestContext,
-  testEnv,
 } from '@books/testing';
-import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
@@ -24,7 +23,7 @@ const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 let ctx: TestContext;
 let smtp: SmtpCatcher;
 let handle: DbHandle;
-let redis: Redis;
+let redis: RedisClient;
 let worker: ChildProcess | undefined;
 let receiver: WebhookReceiver;
 let output = '';
@@ -34,8 +33,7 @@ beforeAll(async () => {
   await smtp.start();
   ctx = await createTestContext('report-process', smtp.env);
   handle = createDb(ctx.database.url, { max: 2 });
-  redis = new Redis(testEnv.redisUrl, { maxRetriesPerRequest: 1 });
-  registerAllScripts(redis);
+  redis = createTestRedis();
 });
 afterAll(async () => {
   worker?.kill('SIGKILL');

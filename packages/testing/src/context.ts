@@ -9,7 +9,7 @@ import {
 } from '@books/core/config';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
-import { createTestNamespace, type TestNamespace } from './redis.js';
+import { clusterEnv, createTestNamespace, type TestNamespace } from './redis.js';
 
 export interface TestContext {
   database: TestDatabase;
@@ -40,6 +40,8 @@ export async function createTestContext(label: string, overrides: Record<string,
     AUTH_RATE_LIMIT_MAX: '100000',
     // Test files run side by side and start processes of their own: each metrics listener takes a free port.
     METRICS_PORT: '0',
+    // A run with TEST_REDIS_CLUSTER=1 puts every process on its cluster, unless the test brings a Redis of its own.
+    ...('REDIS_URL' in overrides ? {} : clusterEnv()),
     ...overrides,
   };
   return {
