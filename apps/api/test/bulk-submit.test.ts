@@ -97,3 +97,17 @@ describe('POST /books/bulk', () => {
     expect(otherUser.json().data.requestId).not.toBe(first.json().data.requestId);
   });
 });
+
+describe('many users submitting at once', () => {
+  it('are all queued, also while their earlier requests are pruned from their histories (auto-pipelined, on a cluster too)', async () => {
+    // After its first submit, a user's next submits also prune its history: a script whose key count
+    // varies, which a cluster client must not auto-pipeline with the other users' commands.
+    const users = await Promise.all(Array.from({ length: 16 }, () => signUp(h.app)));
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(users.map((user, i) => submitBulk(h.app, user, makeBooks(2, `Crowd ${round} ${i}`))));
+      expect(answers.map((res) => res.statusCode)).toEqual(users.map(() => 202));
+    }
+    const views = await Promise.all(users.map(queueView));
+    expect(views.map((view) => view.requests.length)).toEqual(users.map(() => 3));
+  });
+});

@@ -1,5 +1,6 @@
-// Many replicas of every process on one Redis and one Postgres: 3 APIs, 3 bulk workers and 2 report
-// workers under a known load (50 users × 5 imports, submitted through the APIs in turn). Every valid
+// Many replicas of every process on one Redis Cluster (3 masters on loopback) and one Postgres: 3 APIs,
+// 3 bulk workers and 2 report workers under a known load (50 users × 5 imports, submitted through the
+// APIs in turn), the users' keys spread over the cluster's masters by their shards. Every valid
 // book goes in exactly once, every report is one email, each worker replica shows in /admin/stats,
 // and no replica fights another over a lease: with nobody killed, no lease is ever lost.
 import { freePort, requestJson, verifyEmail } from '@books/testing';
@@ -19,15 +20,19 @@ const apiBases: string[] = [];
 const workers: RunningProcess[] = [];
 
 beforeAll(async () => {
-  rig = await startRig('e2e-replicas', {
-    ADMIN_EMAILS: 'replicas-admin@example.com',
-    HEARTBEAT_INTERVAL_SECONDS: '1',
-    // Leases long enough that a replica on a busy machine never outlives its own: a lost lease
-    // here is a fight between live replicas, the thing this test looks for.
-    BULK_LEASE_SECONDS: '20',
-    REPORT_LEASE_SECONDS: '20',
-    BULK_CHUNK_SIZE: '20',
-  });
+  rig = await startRig(
+    'e2e-replicas',
+    {
+      ADMIN_EMAILS: 'replicas-admin@example.com',
+      HEARTBEAT_INTERVAL_SECONDS: '1',
+      // Leases long enough that a replica on a busy machine never outlives its own: a lost lease
+      // here is a fight between live replicas, the thing this test looks for.
+      BULK_LEASE_SECONDS: '20',
+      REPORT_LEASE_SECONDS: '20',
+      BULK_CHUNK_SIZE: '20',
+    },
+    { redisCluster: true },
+  );
   await rig.system.start('api');
   apiBases.push(rig.system.baseUrl);
   for (let i = 0; i < 2; i++) {
@@ -58,7 +63,7 @@ async function inBatches<T>(items: T[], limit: number, fn: (item: T, index: numb
   );
 }
 
-it('3 APIs, 3 bulk workers and 2 report workers: every book once, one email per report, no lease fights', async () => {
+it('3 APIs, 3 bulk workers and 2 report workers on a Redis Cluster: every book once, one email per report, no lease fights', async () => {
   const { system } = rig;
   const random = seededRandom(suiteSeed(LABEL));
   const t = tag();

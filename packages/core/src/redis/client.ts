@@ -1,6 +1,6 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { DatastoresConfig, RedisTimeouts } from '../config/fragments.js';
-import { registerAllScripts } from './script-registry.js';
+import { registerAllScripts, VARIABLE_KEY_SCRIPTS } from './script-registry.js';
 
 export type RedisRole = 'api' | 'worker';
 
@@ -87,6 +87,7 @@ function clusterOptions(
   return {
     ...queueing,
     enableAutoPipelining: autoPipelining,
+    autoPipeliningIgnoredCommands: [...VARIABLE_KEY_SCRIPTS],
     clusterRetryStrategy: backoff,
     slotsRefreshTimeout: connectMs,
     redisOptions: {

@@ -23,6 +23,17 @@ export const ALL_SCRIPTS: readonly RedisScript[] = [
   ...reportResendScripts,
 ];
 
+/**
+ * The scripts whose key count varies (the caller passes it first). On a cluster, ioredis's
+ * auto-pipelining routes a command by its first argument, which for these is the count, not a key:
+ * it would put the command in another node's pipeline, and ioredis then fails that whole pipeline
+ * ("All keys in the pipeline should belong to the same slots allocation group"), the other
+ * requests' commands with it. So a cluster client sends these outside its auto-pipelines.
+ */
+export const VARIABLE_KEY_SCRIPTS: readonly string[] = ALL_SCRIPTS.filter((script) => script.numberOfKeys === undefined).map(
+  (script) => script.name,
+);
+
 /** Defines every script on a client; createRedisClient does it, so only clients made otherwise (tests) call it. */
 export function registerAllScripts(redis: RedisClient): void {
   registerScripts(redis, ALL_SCRIPTS);

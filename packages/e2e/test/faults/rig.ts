@@ -1,13 +1,23 @@
 // The fault suite's rig: the real processes against a Redis (AOF, fsync on every write) and a
 // Postgres of the test's own, which the test may kill, freeze and restart without touching the
 // machine's servers.
-import { createPrivatePostgres, createPrivateRedis, type PrivatePostgres, type PrivateRedis } from '@books/testing';
+import {
+  createPrivatePostgres,
+  createPrivateRedis,
+  type PrivatePostgres,
+  type PrivateRedis,
+  type RedisClusterHandle,
+  startRedisCluster,
+} from '@books/testing';
 import postgres from 'postgres';
 import { type System, startSystem } from '../system.js';
 
 export interface Rig {
   system: System;
+  /** The processes' Redis, unless the rig runs them on a cluster (then it is never started). */
   redis: PrivateRedis;
+  /** With `redisCluster`: the 3-master cluster every process is on. */
+  cluster: RedisClusterHandle | undefined;
   pg: PrivatePostgres;
   databaseUrl: string;
   /** The test's own client; closed around a Postgres kill so the test process rides it out. */
@@ -35,17 +45,27 @@ export const FAULT_ENV: Record<string, string> = {
   LOG_LEVEL: 'info',
 };
 
-export async function startRig(label: string, env: Record<string, string> = {}): Promise<Rig> {
+export interface RigOptions {
+  /** Runs every process on a throw-away 3-master Redis Cluster instead of one Redis (no Redis faults then). */
+  redisCluster?: boolean;
+}
+
+export async function startRig(label: string, env: Record<string, string> = {}, options: RigOptions = {}): Promise<Rig> {
   const redis = await createPrivateRedis({ aof: true });
-  await redis.start();
+  const cluster = options.redisCluster ? await startRedisCluster() : undefined;
+  if (!cluster) await redis.start();
   const pg = await createPrivatePostgres();
   const databaseUrl = await pg.migratedDatabase('books_faults');
-  const system = await startSystem(label, { ...FAULT_ENV, ...env, DATABASE_URL: databaseUrl, REDIS_URL: redis.url });
+  const redisEnv: Record<string, string> = cluster
+    ? { REDIS_URL: redis.url, REDIS_CLUSTER_NODES: cluster.nodesEnv }
+    : { REDIS_URL: redis.url };
+  const system = await startSystem(label, { ...FAULT_ENV, ...env, DATABASE_URL: databaseUrl, ...redisEnv });
   let sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
 
   return {
     system,
     redis,
+    cluster,
     pg,
     databaseUrl,
     sql: () => sql,
@@ -64,6 +84,7 @@ export async function startRig(label: string, env: Record<string, string> = {}):
       sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
     },
     async killRedis(downMs) {
+      if (cluster) throw new Error('killRedis: this rig runs on a Redis Cluster');
       await redis.kill();
       await sleep(downMs);
       await redis.start();
@@ -71,7 +92,7 @@ export async function startRig(label: string, env: Record<string, string> = {}):
     async close() {
       await sql.end({ timeout: 1 }).catch(() => {});
       await system.close();
-      await Promise.allSettled([redis.destroy(), pg.destroy()]);
+      await Promise.allSettled([redis.destroy(), pg.destroy(), cluster?.stop()]);
     },
   };
 }
