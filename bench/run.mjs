@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 // One entry per bench/<name>.mjs; add new benchmarks here.
-const BENCHES = ['api-cache', 'bulk-drain', 'reports', 'fair-share', 'csv-import'];
+const BENCHES = ['api-cache', 'bulk-drain', 'reports', 'fair-share', 'csv-import', 'cluster-drain'];
 
 const [, , only, ...rest] = process.argv;
 if (rest.length || (only && !BENCHES.includes(only))) {

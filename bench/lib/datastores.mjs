@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 const requireFromApi = createRequire(new URL('../../apps/api/package.json', import.meta.url));
 export const postgres = requireFromApi('postgres');
-const { Redis } = requireFromApi('ioredis');
+const { Cluster, Redis } = requireFromApi('ioredis');
 const fromCore = async (entry) => import(pathToFileURL(requireFromApi.resolve(`@books/core/${entry}`)).href);
 const { ensureDatabase, runMigrations } = await fromCore('db');
 // The services' own key builders, so that a benchmark never spells a Redis key itself.
@@ -39,9 +39,17 @@ export async function dropDatabase(name) {
   }
 }
 
-/** A Redis client that fails fast (a benchmark has nothing to wait for); the caller disconnects it. */
-export async function connectRedis() {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+/**
+ * A Redis client that fails fast (a benchmark has nothing to wait for); the caller disconnects it.
+ * `clusterNodes` (`host:port` strings) gives a Redis Cluster client instead of the standalone server.
+ */
+export async function connectRedis({ clusterNodes } = {}) {
+  const redis = clusterNodes
+    ? new Cluster(
+        clusterNodes.map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
+        { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: { maxRetriesPerRequest: 1 } },
+      )
+    : new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   let lastError;
   redis.on('error', (err) => {
     lastError = err;
