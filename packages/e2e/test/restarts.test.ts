@@ -79,7 +79,7 @@ it('a Postgres crash and a Redis restart during a drain: no process exits, every
     expect(res.status).toBe(202);
     requestIds.push(res.body.data.requestId);
   }
-  await Promise.all([system.start('bulk-worker'), system.start('bulk-worker'), system.start('report-worker')]);
+  const [, , reportWorker] = await Promise.all([system.start('bulk-worker'), system.start('bulk-worker'), system.start('report-worker')]);
   const exits = () => JSON.stringify(system.unexpectedExits(), null, 2);
 
   const crashPostgres = async () => {
@@ -106,7 +106,16 @@ it('a Postgres crash and a Redis restart during a drain: no process exits, every
 
   const stageOf = async (n: number) =>
     (await system.api('GET', `/books/bulk/${requestIds[n]}`, { token: users[n]!.token }).catch(() => null))?.body?.data?.stage;
-  await waitFor(async () => (await Promise.all(users.map((_, n) => stageOf(n)))).every((stage) => stage === 'completed'), 180_000, exits);
+  // On a timeout, say where each request stood and what the report worker said last.
+  let stages: unknown[] = [];
+  await waitFor(
+    async () => {
+      stages = await Promise.all(users.map((_, n) => stageOf(n)));
+      return stages.every((stage) => stage === 'completed');
+    },
+    180_000,
+    () => `stages ${JSON.stringify(stages)}; report worker's last output:\n${reportWorker!.output().slice(-4000)}\n${exits()}`,
+  );
 
   expect(system.unexpectedExits()).toEqual([]);
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
