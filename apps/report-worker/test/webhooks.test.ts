@@ -184,3 +184,25 @@ describe('draining the events', () => {
     expect(await eventsLeft()).toBe(0);
   });
 });
+
+describe('retention', () => {
+  it('the report pass deletes finished deliveries older than REPORT_RETENTION_DAYS, with their attempts, and keeps the rest', async () => {
+    const user = await userWithWebhook('hooked_old');
+    for (let n = 0; n < 3; n++) await queueWebhookTestEvent(h.stores.redis, h.stores.keys, user.id);
+    await runWebhookPass(h.deps.webhooks);
+    const [oldDelivered, oldFailed, recent] = (await deliveriesOf(user.id)).map((row) => row.id);
+    const longAgo = new Date(Date.now() - 31 * 86_400_000).toISOString();
+    await h.deps.sql`update webhook_deliveries set created_at = ${longAgo} where id in ${h.deps.sql([oldDelivered!, oldFailed!])}`;
+    await h.deps.sql`update webhook_deliveries set state = 'failed' where id = ${oldFailed!}`;
+    // Pending however old (a retention shorter than the retry window): never deleted.
+    await queueWebhookTestEvent(h.stores.redis, h.stores.keys, user.id, new Date());
+    await drainWebhookEvents(h.deps.webhooks);
+    const pending = (await deliveriesOf(user.id)).find((row) => row.state === 'pending')!.id;
+    await h.deps.sql`update webhook_deliveries set created_at = ${longAgo} where id = ${pending}`;
+
+    expect((await runReportPass(h.deps)).expiredWebhookDeliveries).toBe(2);
+    expect((await deliveriesOf(user.id)).map((row) => row.id).sort()).toEqual([recent, pending].sort());
+    expect(await attemptsOf(oldDelivered!)).toEqual([]);
+    expect(await attemptsOf(recent!)).toHaveLength(1);
+  });
+});

@@ -1,8 +1,8 @@
 // One pass of the report worker: every user whose status awaits a report, a few at a time; then
-// a batch of stored reports past their retention is deleted.
+// a batch of stored reports, and one of webhook deliveries, past their retention is deleted.
 
 import { readTraceparents } from '@books/core/bulk';
-import { deleteExpiredReports } from '@books/core/db';
+import { deleteExpiredReports, deleteExpiredWebhookDeliveries } from '@books/core/db';
 import { membersSharded } from '@books/core/redis';
 import { inSpan, isTracing } from '@books/core/telemetry';
 import { mapWithConcurrency } from '@books/core/worker';
@@ -11,7 +11,12 @@ import { type ReportDeps, type ReportOutcome, reportUser } from './report-user.j
 /** Stored reports deleted per pass at most: one short statement; a backlog goes in the next passes. */
 const EXPIRED_REPORTS_PER_PASS = 1000;
 
-export type ReportPassSummary = Record<ReportOutcome | 'errored', number> & { users: number; expiredReports: number; durationMs: number };
+export type ReportPassSummary = Record<ReportOutcome | 'errored', number> & {
+  users: number;
+  expiredReports: number;
+  expiredWebhookDeliveries: number;
+  durationMs: number;
+};
 
 export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new AbortController().signal): Promise<ReportPassSummary> {
   const started = performance.now();
@@ -39,6 +44,7 @@ export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new 
     nothing: 0,
     errored: 0,
     expiredReports: 0,
+    expiredWebhookDeliveries: 0,
     durationMs: 0,
   };
   for (const outcome of outcomes) if (outcome) summary[outcome]++;
@@ -49,6 +55,15 @@ export async function runReportPass(deps: ReportDeps, signal: AbortSignal = new 
         return 0;
       },
     );
+    summary.expiredWebhookDeliveries = await deleteExpiredWebhookDeliveries(
+      deps.db,
+      deps.now(),
+      deps.settings.retentionMs,
+      EXPIRED_REPORTS_PER_PASS,
+    ).catch((err: unknown) => {
+      deps.log.error({ err }, 'could not delete expired webhook deliveries; the next pass tries again');
+      return 0;
+    });
   }
   deps.metrics.reportsSent.inc(summary.sent);
   deps.metrics.reportsRetried.inc(summary.retry_later);

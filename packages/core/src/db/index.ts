@@ -4,3 +4,4 @@ export * from './migrate.js';
 export * from './reports-queries.js';
 export * from './schema.js';
 export * from './users-queries.js';
+export * from './webhook-deliveries-queries.js';
