@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { signup, startApi } from './lib/api.mjs';
 import { benchBook, copyLine } from './lib/books.mjs';
 import { connectRedis, createRedisKeys, dropDatabase, freshDatabase, postgres, REDIS_URL, unlinkPrefix } from './lib/datastores.mjs';
-import { cpuSeconds, startNode, stop, stopAll, watchProcess } from './lib/processes.mjs';
+import { cpuSeconds, memoryKb, resetPeakRss, startNode, stop, stopAll, watchProcess } from './lib/processes.mjs';
 import { startSmtpSink } from './lib/smtp.mjs';
 
 const ROWS = 1_000_000;
@@ -133,6 +133,10 @@ try {
   await redisMemory.sample();
 
   log(`uploading ${ROWS.toLocaleString('en-US')} rows`);
+  // The API's high-water mark so far holds its start-up and the sign-up's password hash (argon2id
+  // takes 64 MiB for a moment): start it again, so that the peak is the upload's.
+  const apiRssBeforeMb = memoryKb(api.pid).rss / 1024;
+  if (!resetPeakRss(api.pid)) log("could not reset the API's VmHWM: its peak RSS includes its start-up and the sign-up");
   const apiMemory = watchProcess(api.pid);
   const apiCpuBefore = cpuSeconds(api.pid);
   const uploaded = await upload(api.base, token);
@@ -181,6 +185,7 @@ try {
     upload: {
       ms: Math.round(uploaded.ms),
       rowsPerS: perS(uploaded.ms),
+      apiRssBeforeMb: round1(apiRssBeforeMb),
       apiPeakRssMb: round1(Math.max(apiSeen.peakRssKb, apiSeen.hwmKb) / 1024),
       apiCpuS: round1(apiCpuS),
     },
@@ -200,7 +205,7 @@ try {
     [
       `CSV import of ${n(ROWS)} rows, end to end; load average before the run: ${load1m.toFixed(2)}`,
       `upload (streamed, 202 after the commit)   ${(result.upload.ms / 1000).toFixed(1)} s   ${n(result.upload.rowsPerS)} rows/s   API CPU ${result.upload.apiCpuS} s`,
-      `API peak RSS                              ${result.upload.apiPeakRssMb} MB (target < ${TARGETS.apiPeakRssMb} MB: ${verdict(result.met.apiPeakRss)})`,
+      `API peak RSS during the upload            ${result.upload.apiPeakRssMb} MB (target < ${TARGETS.apiPeakRssMb} MB: ${verdict(result.met.apiPeakRss)}; ${result.upload.apiRssBeforeMb} MB before it)`,
       `drain (one bulk worker pass)              ${(result.drain.ms / 1000).toFixed(1)} s   ${n(result.drain.rowsPerS)} rows/s`,
       `bulk worker peak RSS                      ${result.drain.workerPeakRssMb} MB (target < ${TARGETS.workerPeakRssMb} MB: ${verdict(result.met.workerPeakRss)})`,
       `plain COPY of the same rows               ${(result.copy.ms / 1000).toFixed(1)} s   ${n(result.copy.rowsPerS)} rows/s (drain: ${(result.drainCopyShare * 100).toFixed(0)}% of it)`,

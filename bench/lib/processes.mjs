@@ -1,6 +1,6 @@
 // Child processes for benchmarks: started on loopback ports, awaited until they answer, always stopped.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -54,6 +54,19 @@ export function memoryKb(pid) {
     return Number.isFinite(rss) ? { rss, hwm: field('VmHWM') } : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Resets the kernel's high-water mark of a process's RSS (VmHWM) to its RSS now, so that a later
+ * VmHWM is the peak of what follows only (Linux 4.0+); answers false where that cannot be done.
+ */
+export function resetPeakRss(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 

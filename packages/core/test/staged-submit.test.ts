@@ -73,7 +73,7 @@ describe('a staged submit', () => {
     const requestId = randomUUID();
     const args = [keys.bulkStaging(userId, requestId), keys.bulkStagedItems(userId, requestId), keys.bulkStagedFailures(userId, requestId)];
     const batch = (n: number, items: ValidItem[]) =>
-      redis.bulkStageBatch(...args, n, 60, 0, ...items.map((item) => JSON.stringify({ i: item.index, b: item.book, r: item.row })));
+      redis.bulkStageBatch(...args, n, 60, 0, items.map((item) => JSON.stringify({ i: item.index, b: item.book, r: item.row })).join('\n'));
     expect(await batch(1, valid(0, 3))).toBe(1);
     expect(await batch(1, valid(0, 3))).toBe(1);
     expect(await batch(2, valid(3, 2))).toBe(2);

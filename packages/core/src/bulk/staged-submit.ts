@@ -35,7 +35,10 @@ export interface StagedSubmission {
   /** Valid items and failures staged so far. */
   readonly queued: number;
   readonly failed: number;
-  /** Appends a batch. Batches are numbered, so one re-sent after a dropped connection is not appended twice. */
+  /**
+   * Appends a batch. Batches are numbered, so one re-sent after a dropped connection is not appended
+   * twice; a batch is staged only once the one before is answered.
+   */
   stage(valid: ValidItem[], invalid: FailedItem[]): Promise<void>;
   /** Queues the request with everything staged, under the same rules as submitBulkRequest. */
   commit(meta: StagedCommit): Promise<SubmitResult>;
@@ -50,6 +53,7 @@ export function startStagedSubmission(redis: RedisClient, keys: RedisKeys, userI
     keys.bulkStagedFailures(userId, requestId),
   ];
   let batches = 0;
+  let lines = Buffer.alloc(0);
   let queued = 0;
   let failed = 0;
   return {
@@ -63,14 +67,22 @@ export function startStagedSubmission(redis: RedisClient, keys: RedisKeys, userI
     async stage(valid, invalid) {
       if (valid.length === 0 && invalid.length === 0) return;
       const batch = batches + 1;
-      const staged = await redis.bulkStageBatch(
-        ...staging,
-        batch,
-        STAGING_TTL_SECONDS,
-        invalid.length,
-        ...invalid.map((item) => JSON.stringify(item)),
-        ...valid.map(queuedItemEntry),
-      );
+      // The batch as one argument, in a buffer kept for the whole upload, not a string argument an
+      // entry: V8 runs its young-generation collections while the process waits on I/O, that is
+      // while a batch is in flight, and the thousand strings ioredis held then (the entries and its
+      // command text) were promoted to the old generation, about 190 bytes a row: a million-row
+      // upload grew the heap by 160 MB between two full collections. A fresh Buffer a batch would be
+      // promoted the same way, its bytes freed only by a full collection. Reusing it is safe
+      // because batches go one at a time: the next is written only once this one is answered.
+      const entries = [...invalid.map((item) => JSON.stringify(item)), ...valid.map(queuedItemEntry)];
+      const size = entries.reduce((total, entry) => total + Buffer.byteLength(entry) + 1, -1);
+      if (lines.length < size) lines = Buffer.allocUnsafe(Math.max(size, 2 * lines.length));
+      let at = 0;
+      entries.forEach((entry, i) => {
+        if (i > 0) at += lines.write('\n', at);
+        at += lines.write(entry, at);
+      });
+      const staged = await redis.bulkStageBatch(...staging, batch, STAGING_TTL_SECONDS, invalid.length, lines.subarray(0, at));
       if (staged !== batch) throw new StagingExpiredError(requestId);
       batches = batch;
       queued += valid.length;

@@ -62,18 +62,41 @@ push_all(KEYS[2], 7 + f, #ARGV)
 queue_request(KEYS[1], KEYS[3], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return {1, ARGV[1]}`;
 
+// Pushes list[first..last] onto a list, 1000 at a time: Lua's unpack is bounded.
+const PUSH_RANGE_LUA = `
+local function push_range(key, list, first, last)
+  local s = first
+  while s <= last do
+    local e = math.min(s + 999, last)
+    redis.call('RPUSH', key, unpack(list, s, e))
+    s = e + 1
+  end
+end`;
+
 // KEYS: staging, staged items, staged failures. ARGV: batch number (from 1), ttl s, failure count F,
-// F failures, then the items. Appends batch n only right after batch n-1, so a replayed batch is not
-// appended twice; answers the batches now staged, or -1 when the staging is not at n-1 (it expired,
-// or a batch is missing). Every batch renews the three keys' TTL.
-const STAGE_BATCH = `${PUSH_ALL_LUA}
+// the batch: its F failures then its items, one JSON a line (JSON never holds a raw newline). One
+// argument rather than one an entry: the API sends it as a Buffer, off the V8 heap while the batch
+// is in flight (see staged-submit.ts). Appends batch n only right after batch n-1, so a replayed
+// batch is not appended twice; answers the batches now staged, or -1 when the staging is not at n-1
+// (it expired, or a batch is missing). Every batch renews the three keys' TTL.
+const STAGE_BATCH = `${PUSH_RANGE_LUA}
 local n = tonumber(ARGV[1])
 local staged = tonumber(redis.call('HGET', KEYS[1], 'batches') or '0')
 if staged >= n then return staged end
 if staged ~= n - 1 then return -1 end
 local f = tonumber(ARGV[3])
-push_all(KEYS[3], 4, 3 + f)
-push_all(KEYS[2], 4 + f, #ARGV)
+local lines, at, batch = {}, 1, ARGV[4]
+while true do
+  local nl = string.find(batch, '\\n', at, true)
+  if not nl then
+    lines[#lines + 1] = string.sub(batch, at)
+    break
+  end
+  lines[#lines + 1] = string.sub(batch, at, nl - 1)
+  at = nl + 1
+end
+push_range(KEYS[3], lines, 1, f)
+push_range(KEYS[2], lines, f + 1, #lines)
 redis.call('HSET', KEYS[1], 'batches', n)
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 return n`;
@@ -131,7 +154,7 @@ return 0`;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     bulkSubmit(...args: (string | number)[]): Result<[number, string], Context>;
-    bulkStageBatch(...args: (string | number)[]): Result<number, Context>;
+    bulkStageBatch(...args: (string | number | Buffer)[]): Result<number, Context>;
     bulkCommitStaged(...args: (string | number)[]): Result<[number, string], Context>;
     bulkPruneHistory(...args: (string | number)[]): Result<number, Context>;
     bulkSettle(record: string, voided: string, ttlSeconds: number): Result<number, Context>;
