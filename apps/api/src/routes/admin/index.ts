@@ -27,7 +27,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Failed requests stay counted while their records do. Only counted: the scripts that add to
       // the index trim it (a read never writes).
       const failedSince = `(${now - config.bulk.recordTtlSeconds * 1000}`;
-      const [userCount, bookCount, pending, reports, failed, oldest, workers] = await Promise.all([
+      const [userCount, bookCount, pending, reports, failed, oldestQueuedAt, workers] = await Promise.all([
         countUsers(app.db),
         countAllBooks(app.db),
         countSharded(redis, keys.bulkPendingShards()),
@@ -36,7 +36,6 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         lowestScoreSharded(redis, keys.bulkPendingShards()),
         readLiveWorkers(redis, keys, new Date(now)),
       ]);
-      const oldestQueuedAt = oldest;
       return {
         success: true as const,
         data: {
