@@ -80,10 +80,18 @@ it('posts a signed bulk_request.completed event for an import, verifiable with t
   });
   expect(delivery.headers['webhook-id']).toMatch(/^msg_/);
 
-  const deliveries = await system.api('GET', '/me/webhook/deliveries', { token: user.token });
-  expect(deliveries.status).toBe(200);
-  const listed = (deliveries.body.data as { id: string; state: string; attempts: unknown[] }[]).find(
-    (d) => d.id === delivery.headers['webhook-id'],
+  // The receiver has the POST a moment before the worker records its 2xx: wait for the record.
+  type Listed = { id: string; state: string; attempts: unknown[] };
+  let listed: Listed | undefined;
+  await waitFor(
+    async () => {
+      const deliveries = await system.api('GET', '/me/webhook/deliveries', { token: user.token });
+      expect(deliveries.status).toBe(200);
+      listed = (deliveries.body.data as Listed[]).find((d) => d.id === delivery.headers['webhook-id']);
+      return listed?.state !== 'pending';
+    },
+    10_000,
+    () => JSON.stringify(listed),
   );
   expect(listed).toMatchObject({ state: 'delivered' });
   expect(listed!.attempts).toHaveLength(1);
