@@ -201,4 +201,19 @@ describe('POST /books/upload (multipart) and GET /books/upload/:id', () => {
     expect((await h.app.inject({ method: 'POST', url: '/books/upload' })).statusCode).toBe(401);
     await expectNothingQueued(user);
   });
+
+  it('answers 400 UPLOAD_MALFORMED, not a 500, for a multipart body the parser cannot read (found by the hostile-input test)', async () => {
+    const user = await signUp(h.app);
+    for (const payload of ['null', '--x\r\nContent-Disposition: form-data']) {
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/books/upload',
+        headers: { ...user.auth, 'content-type': 'multipart/form-data; boundary=x' },
+        payload,
+      });
+      expect(res.statusCode, payload).toBe(400);
+      expect(res.json().code, payload).toBe('UPLOAD_MALFORMED');
+    }
+    await expectNothingQueued(user);
+  });
 });

@@ -73,13 +73,25 @@ const uploadExpired = (cause: unknown) =>
   );
 
 /** What a file upload that stopped short answers; the connection closes, so no more of it is read. */
-function uploadFailure(err: unknown, aborted: boolean, reply: FastifyReply): unknown {
+function uploadFailure(err: unknown, body: { aborted: boolean; broke: boolean }, reply: FastifyReply): unknown {
   reply.header('connection', 'close');
-  if (aborted)
+  if (body.aborted)
     return Object.assign(new AppError(400, 'UPLOAD_ABORTED', 'The upload broke off before its end; nothing was queued.'), { cause: err });
   if (err instanceof StagingFailedError)
     return err.cause instanceof StagingExpiredError ? uploadExpired(err.cause) : queueUnavailable(err.cause);
+  // The body stream itself failed (a multipart body that ends before its closing boundary): the client's doing.
+  if (body.broke) return malformedUpload(err);
   return err;
+}
+
+/** A multipart body the parser cannot read; its own 4xx (a file over the size limit, say) stand. */
+function malformedUpload(err: unknown): unknown {
+  const status = (err as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return err;
+  return Object.assign(
+    new AppError(400, 'UPLOAD_MALFORMED', 'The multipart body is malformed or ends before its closing boundary; nothing was queued.'),
+    { cause: err },
+  );
 }
 
 const unsupportedType = (mediaType: string) =>
@@ -141,13 +153,17 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { userId, requestId, now } = accept;
     const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
     const staged = startStagedSubmission(app.redis, app.keys, userId, requestId);
+    let broke = false;
+    body.once('error', () => {
+      broke = true;
+    });
     const { rows, header } = fileRows(body, fileType);
     let submitted: number;
     try {
       submitted = await stageFileRows(rows, staged, { maxRows: config.bulk.maxRows, now });
     } catch (err) {
       await staged.discard().catch((e) => request.log.warn({ err: e, userId, requestId }, 'could not drop a staged upload; it expires'));
-      throw uploadFailure(err, request.raw.readableAborted || request.raw.destroyed, reply);
+      throw uploadFailure(err, { aborted: request.raw.readableAborted || request.raw.destroyed, broke }, reply);
     }
     return submitAndAnswer(
       {
@@ -257,7 +273,9 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const now = new Date();
       const requestId = randomUUID();
       if (!request.isMultipart()) throw notACsvFile();
-      const part = await request.file();
+      const part = await request.file().catch((err: unknown) => {
+        throw malformedUpload(err);
+      });
       if (!part || !/\.csv$/i.test(part.filename)) {
         part?.file.resume();
         throw notACsvFile();
