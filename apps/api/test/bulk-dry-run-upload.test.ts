@@ -204,7 +204,9 @@ describe('POST /books/upload (multipart) and GET /books/upload/:id', () => {
 
   it('answers 400 UPLOAD_MALFORMED, not a 500, for a multipart body the parser cannot read (found by the hostile-input test)', async () => {
     const user = await signUp(h.app);
-    for (const payload of ['null', '--x\r\nContent-Disposition: form-data']) {
+    // The last: a .csv file part whose body ends before the closing boundary.
+    const truncated = '--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\ntitle,author\r\nA,B\r\n';
+    for (const payload of ['null', '--x\r\nContent-Disposition: form-data', truncated]) {
       const res = await h.app.inject({
         method: 'POST',
         url: '/books/upload',

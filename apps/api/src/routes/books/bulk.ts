@@ -153,17 +153,15 @@ const bulkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { userId, requestId, now } = accept;
     const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
     const staged = startStagedSubmission(app.redis, app.keys, userId, requestId);
-    let broke = false;
-    body.once('error', () => {
-      broke = true;
-    });
     const { rows, header } = fileRows(body, fileType);
     let submitted: number;
     try {
       submitted = await stageFileRows(rows, staged, { maxRows: config.bulk.maxRows, now });
     } catch (err) {
       await staged.discard().catch((e) => request.log.warn({ err: e, userId, requestId }, 'could not drop a staged upload; it expires'));
-      throw uploadFailure(err, { aborted: request.raw.readableAborted || request.raw.destroyed, broke }, reply);
+      // The body stream's own error (`errored`): it may have been destroyed before anything listened,
+      // when the whole body had arrived before the handler ran.
+      throw uploadFailure(err, { aborted: request.raw.readableAborted || request.raw.destroyed, broke: body.errored != null }, reply);
     }
     return submitAndAnswer(
       {
