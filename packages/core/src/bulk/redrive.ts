@@ -44,7 +44,7 @@ local function withdraw_from_report(status, pending, record, user_id, request_id
   return 1
 end`;
 
-// KEYS: record, queue, items, failures, pending (global), failed (global), status, report pending (global)
+// KEYS: record, queue, items, failures, pending (the user's shard), failed (the user's shard), status, report pending (the user's shard)
 // ARGV: userId, requestId, member, now ISO, now ms
 // Answers {outcome, stage}. The failure moves into the record's previousFailures; attempts restart
 // at 0; the cursor (nextItem) stays, so only the items not yet processed are inserted. The record,

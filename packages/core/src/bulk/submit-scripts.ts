@@ -36,32 +36,6 @@ local function queue_request(queue, record, history, idempotency, pending, reque
   if idempotency_ttl ~= '' then redis.call('SET', idempotency, request_id, 'EX', idempotency_ttl) end
 end`;
 
-// Pushes ARGV[first..last] onto a list, 1000 at a time: Lua's unpack is bounded.
-const PUSH_ALL_LUA = `
-local function push_all(key, first, last)
-  local s = first
-  while s <= last do
-    local e = math.min(s + 999, last)
-    redis.call('RPUSH', key, unpack(ARGV, s, e))
-    s = e + 1
-  end
-end`;
-
-// KEYS: queue, items, record, failures, history, idempotency, pending (global), void
-// ARGV: requestId, member, queuedAtMs, idempotencyTtl ('' = no key), record JSON (string values),
-//       failure count F, F failures, then the items.
-// A replay finds the record and stores nothing again; a request voided by settle() is never stored.
-const SUBMIT = `${SUBMIT_GUARD_LUA}
-${QUEUE_REQUEST_LUA}
-${PUSH_ALL_LUA}
-local answer = submit_guard(KEYS[3], KEYS[6], KEYS[8], ARGV[1], ARGV[4])
-if answer then return answer end
-local f = tonumber(ARGV[6])
-push_all(KEYS[4], 7, 6 + f)
-push_all(KEYS[2], 7 + f, #ARGV)
-queue_request(KEYS[1], KEYS[3], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-return {1, ARGV[1]}`;
-
 // Pushes list[first..last] onto a list, 1000 at a time: Lua's unpack is bounded.
 const PUSH_RANGE_LUA = `
 local function push_range(key, list, first, last)
@@ -72,6 +46,21 @@ local function push_range(key, list, first, last)
     s = e + 1
   end
 end`;
+
+// KEYS: queue, items, record, failures, history, idempotency, pending (the user's shard), void
+// ARGV: requestId, member, queuedAtMs, idempotencyTtl ('' = no key), record JSON (string values),
+//       failure count F, F failures, then the items.
+// A replay finds the record and stores nothing again; a request voided by settle() is never stored.
+const SUBMIT = `${SUBMIT_GUARD_LUA}
+${QUEUE_REQUEST_LUA}
+${PUSH_RANGE_LUA}
+local answer = submit_guard(KEYS[3], KEYS[6], KEYS[8], ARGV[1], ARGV[4])
+if answer then return answer end
+local f = tonumber(ARGV[6])
+push_range(KEYS[4], ARGV, 7, 6 + f)
+push_range(KEYS[2], ARGV, 7 + f, #ARGV)
+queue_request(KEYS[1], KEYS[3], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return {1, ARGV[1]}`;
 
 // KEYS: staging, staged items, staged failures. ARGV: batch number (from 1), ttl s, failure count F,
 // the batch: its F failures then its items, one JSON a line (JSON never holds a raw newline). One
@@ -101,7 +90,7 @@ redis.call('HSET', KEYS[1], 'batches', n)
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 return n`;
 
-// KEYS: queue, items, record, failures, history, idempotency, pending (global), void, staging,
+// KEYS: queue, items, record, failures, history, idempotency, pending (the user's shard), void, staging,
 //       staged items, staged failures
 // ARGV: requestId, member, queuedAtMs, idempotencyTtl ('' = no key), record JSON, batches expected
 // Turns a staged upload into a queued request, as SUBMIT would have queued it: the staged lists

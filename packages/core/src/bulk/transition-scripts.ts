@@ -112,8 +112,8 @@ local function cancel_pending(record)
   return redis.call('HEXISTS', record, 'cancelRequestedAt') == 1
 end`;
 
-// KEYS: lease, record, queue, items, status, books cache, pending (global), report pending (global),
-//       webhook events (global)
+// KEYS: lease, record, queue, items, status, books cache, pending (the user's shard), report pending (the user's shard),
+//       webhook events (the user's shard)
 // ARGV: token, requestId, member, userId, processed ISO, processed ms, duration ms, cache ttl ms, lease ms
 // Answers 1 (processed), 2 (cancelled: a cancel was pending; the items left are dropped) or 0.
 const FINISH = `${LEASE_CHECK}
@@ -142,8 +142,8 @@ await_report(KEYS[5], KEYS[8], KEYS[2], ARGV[2], ARGV[4], ARGV[5], ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[9])
 return cancelling and 2 or 1`;
 
-// KEYS: record, queue, items, pending (global), status, report pending (global), books cache,
-//       webhook events (global)
+// KEYS: record, queue, items, pending (the user's shard), status, report pending (the user's shard), books cache,
+//       webhook events (the user's shard)
 // ARGV: userId, requestId, member, now ISO, now ms, cache ttl ms
 // DELETE /books/bulk/:id. Answers {outcome, stage}: 'not_found' (unknown, or another user's),
 // 'cancelled' (now, or already: a replay answers the same), 'cancel_requested' (processing: the
@@ -174,8 +174,8 @@ await_report(KEYS[5], KEYS[6], KEYS[1], ARGV[2], ARGV[1], ARGV[4], ARGV[5])
 announce(KEYS[8], KEYS[1], 'cancelled', ARGV[4])
 return {'cancelled', 'cancelled'}`;
 
-// KEYS: lease, record, queue, items, pending (global), failed (global), books cache, status, report pending (global),
-//       webhook events (global)
+// KEYS: lease, record, queue, items, pending (the user's shard), failed (the user's shard), books cache, status, report pending (the user's shard),
+//       webhook events (the user's shard)
 // ARGV: token, requestId, member, userId, attempt, max attempts, fatal (1/0), error, error code,
 //       now ISO, now ms, next attempt ISO, cache ttl ms, record ttl s
 // The attempt number makes a replay count once. Books already inserted stay (they are committed);
@@ -234,7 +234,7 @@ end
 redis.call('HSET', KEYS[1], 'sentRequestIds', sent)
 return 1`;
 
-// KEYS: lease, status, report pending (global), bulk failed (global), webhook events (global), records…, failures…, items…
+// KEYS: lease, status, report pending (the user's shard), bulk failed (the user's shard), webhook events (the user's shard), records…, failures…, items…
 // ARGV: token, userId, completed ISO, messageId, record ttl s, ids…
 // The items key exists only for a failed request (kept for a re-drive): it expires with its record.
 const COMPLETE = `${LEASE_CHECK}
